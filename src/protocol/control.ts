@@ -1,0 +1,162 @@
+/**
+ * Payloads of the control frames Sluice adds to the seed protocol (codes 0xA0–0xA8, 0xFD).
+ * JSON ones are validated field by field, because they arrive from untrusted peers.
+ *
+ *   Hello 0xA0            JSON {token?, select?, resumeFrom?, client?}           client → relay
+ *   Welcome 0xA1          JSON {id, channel, role, kind?, heartbeatMs, maxPayload, server}
+ *   Error 0xA2            JSON {code, name, message}                              relay → client
+ *   Resume 0xA3           offset u64: the next log offset the receiver wants     receiver → relay
+ *   RpcCall 0xA4          JSON {id, method, params?}                             receiver → source
+ *   RpcResult 0xA5        JSON {id, result?, error?: {code, message}}            source → receiver
+ *   LogRecord 0xA6        offset u64 | time u64 (ms since epoch) | stream u8 | data…
+ *   SourceStatus 0xA7     JSON {online, since?}                                  relay → receiver
+ *   HistoryTruncated 0xA8 requested u64 | firstAvailable u64                     relay → receiver
+ *
+ * u64 values are exchanged as JS numbers; values above 2^53 − 1 are refused.
+ */
+import { ProtocolError } from './errors.js';
+import { isJsonObject } from './utf8.js';
+import type { JsonObject, JsonValue } from './utf8.js';
+
+export type Role = 'source' | 'receiver' | 'signal';
+export type ChannelKind = 'state' | 'pixels' | 'audio' | 'log';
+
+export interface HelloInfo {
+  token?: string;
+  select?: string[];
+  resumeFrom?: number;
+  client?: string;
+}
+export interface WelcomeInfo {
+  id: number;
+  channel: string;
+  role: Role;
+  kind?: ChannelKind;
+  heartbeatMs: number;
+  maxPayload: number;
+  server: string;
+}
+export interface ErrorInfo {
+  code: number;
+  name: string;
+  message: string;
+}
+export interface RpcCallInfo {
+  id: string | number;
+  method: string;
+  params?: JsonValue;
+}
+export interface RpcResultInfo {
+  id: string | number;
+  result?: JsonValue;
+  error?: { code: string; message: string };
+}
+export interface SourceStatusInfo {
+  online: boolean;
+  since?: number;
+}
+export interface SchemaInfo {
+  /** Public field names, in announce order. */
+  signals: string[];
+  /** `signal` (state) or `pixel`, as in the seed; other strings are carried through. */
+  mode: string;
+  kind?: ChannelKind;
+  /** Stable numeric field ids for schema evolution (optional). */
+  fields?: Record<string, number>;
+}
+
+/** Which stream of a process a log record belongs to. */
+export const LogStream = { Stdout: 0, Stderr: 1, Status: 2, Event: 3 } as const;
+export type LogStreamName = 'stdout' | 'stderr' | 'status' | 'event';
+export const LOG_STREAM_NAMES: readonly LogStreamName[] = ['stdout', 'stderr', 'status', 'event'];
+
+export const LOG_RECORD_PREFIX = 17;
+const TWO32 = 2 ** 32;
+
+export function writeU64(v: DataView, at: number, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`u64 value out of range: ${n}`);
+  v.setUint32(at, n % TWO32, true);
+  v.setUint32(at + 4, Math.floor(n / TWO32), true);
+}
+
+export function readU64(v: DataView, at: number): number {
+  const lo = v.getUint32(at, true);
+  const hi = v.getUint32(at + 4, true);
+  if (hi > 0x1fffff) throw new ProtocolError('bad-payload', 'u64 value above 2^53 - 1');
+  return hi * TWO32 + lo;
+}
+
+function bad(what: string): never {
+  throw new ProtocolError('bad-payload', what);
+}
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isId = (v: unknown): v is string | number => isStr(v) || isNum(v);
+
+export function validateHello(o: JsonObject): HelloInfo {
+  const out: HelloInfo = {};
+  if (o.token !== undefined) out.token = isStr(o.token) ? o.token : bad('hello.token must be a string');
+  if (o.select !== undefined) {
+    if (!Array.isArray(o.select) || !o.select.every(isStr)) bad('hello.select must be an array of strings');
+    out.select = o.select as string[];
+  }
+  if (o.resumeFrom !== undefined) {
+    out.resumeFrom = Number.isSafeInteger(o.resumeFrom) && (o.resumeFrom as number) >= 0 ? (o.resumeFrom as number) : bad('hello.resumeFrom must be a non-negative integer');
+  }
+  if (o.client !== undefined) out.client = isStr(o.client) ? o.client : bad('hello.client must be a string');
+  return out;
+}
+
+const ROLES: readonly string[] = ['source', 'receiver', 'signal'];
+const KINDS: readonly string[] = ['state', 'pixels', 'audio', 'log'];
+
+export function validateWelcome(o: JsonObject): WelcomeInfo {
+  if (!isNum(o.id) || !isStr(o.channel) || !isStr(o.role) || !ROLES.includes(o.role)) bad('welcome needs id, channel and role');
+  if (!isNum(o.heartbeatMs) || !isNum(o.maxPayload) || !isStr(o.server)) bad('welcome needs heartbeatMs, maxPayload and server');
+  const out: WelcomeInfo = { id: o.id, channel: o.channel, role: o.role as Role, heartbeatMs: o.heartbeatMs, maxPayload: o.maxPayload, server: o.server };
+  if (o.kind !== undefined) out.kind = isStr(o.kind) && KINDS.includes(o.kind) ? (o.kind as ChannelKind) : bad('welcome.kind is unknown');
+  return out;
+}
+
+export function validateError(o: JsonObject): ErrorInfo {
+  if (!isNum(o.code) || !isStr(o.name) || !isStr(o.message)) bad('error needs code, name and message');
+  return { code: o.code, name: o.name, message: o.message };
+}
+
+export function validateRpcCall(o: JsonObject): RpcCallInfo {
+  if (!isId(o.id) || !isStr(o.method)) bad('rpc call needs id and method');
+  const out: RpcCallInfo = { id: o.id, method: o.method };
+  if (o.params !== undefined) out.params = o.params;
+  return out;
+}
+
+export function validateRpcResult(o: JsonObject): RpcResultInfo {
+  if (!isId(o.id)) bad('rpc result needs an id');
+  const out: RpcResultInfo = { id: o.id };
+  if (o.result !== undefined) out.result = o.result;
+  if (o.error !== undefined) {
+    const e = o.error;
+    if (!isJsonObject(e) || !isStr(e.code) || !isStr(e.message)) bad('rpc result error needs code and message');
+    out.error = { code: e.code, message: e.message };
+  }
+  return out;
+}
+
+export function validateSourceStatus(o: JsonObject): SourceStatusInfo {
+  if (typeof o.online !== 'boolean') bad('source status needs a boolean online');
+  const out: SourceStatusInfo = { online: o.online };
+  if (o.since !== undefined) out.since = isNum(o.since) ? o.since : bad('source status since must be a number');
+  return out;
+}
+
+export function validateSchema(o: JsonObject): SchemaInfo {
+  if (!Array.isArray(o.signals) || !o.signals.every(isStr) || !isStr(o.mode)) bad('schema needs signals (strings) and mode');
+  const out: SchemaInfo = { signals: o.signals as string[], mode: o.mode };
+  if (o.kind !== undefined) out.kind = isStr(o.kind) && KINDS.includes(o.kind) ? (o.kind as ChannelKind) : bad('schema.kind is unknown');
+  if (o.fields !== undefined) {
+    const f = o.fields;
+    if (!isJsonObject(f) || !Object.values(f).every((x) => Number.isSafeInteger(x))) bad('schema.fields maps names to integer ids');
+    out.fields = f as Record<string, number>;
+  }
+  return out;
+}

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { ProtocolError } from './errors.js';
+import { Flag, FrameType, InputType } from './frame-codes.js';
+import { HEADER_SIZE, decodeHeader, encodeFrame, readHeader } from './header.js';
+import { decodeMessage, encodeMessage } from './message.js';
+import type { Message } from './message.js';
+import { inputEvent, message } from '../../test/support/arbitraries.js';
+
+/** Compares a decoded message with the original, ignoring the flags field (decode fills it). */
+function sameMessage(decoded: Message, original: Message): void {
+  const { flags: _f, ...rest } = decoded;
+  const normalise = (m: object) => JSON.parse(JSON.stringify(m, (_k, v: unknown) => (v instanceof Uint8Array || v instanceof Float32Array ? Array.from(v) : v))) as unknown;
+  assert.deepEqual(normalise(rest), normalise(original));
+}
+
+describe('frame header', () => {
+  it('is 16 bytes little-endian in the documented field order', () => {
+    const f = encodeFrame({ type: 0x31, flags: 0x04, seq: 0x0201, timestamp: 0x06050403, width: 0x0807, height: 0x0a09 }, new Uint8Array([0xaa, 0xbb]));
+    assert.equal(f.length, HEADER_SIZE + 2);
+    assert.deepEqual([...f], [0x31, 0x04, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x02, 0x00, 0x00, 0x00, 0xaa, 0xbb]);
+    assert.deepEqual(readHeader(f), { type: 0x31, flags: 4, seq: 0x0201, timestamp: 0x06050403, width: 0x0807, height: 0x0a09, length: 2 });
+  });
+
+  it('refuses short buffers, length mismatches, unknown types/flags and oversize payloads', () => {
+    const ok = encodeFrame({ type: FrameType.Ping });
+    const cases: Array<[Uint8Array, string, number]> = [
+      [ok.subarray(0, 15), 'short-buffer', 4400],
+      [new Uint8Array([...ok, 0]), 'length-mismatch', 4400],
+      [encodeFrame({ type: 0x99 }), 'unknown-type', 4400],
+      [encodeFrame({ type: 0x7f, flags: Flag.Input }), 'unknown-type', 4400],
+      [encodeFrame({ type: FrameType.Ping, flags: 0x80 }), 'bad-payload', 4400],
+      [encodeFrame({ type: FrameType.Pixels }, new Uint8Array(101)), 'too-large', 1009],
+    ];
+    for (const [buf, reason, close] of cases) {
+      assert.throws(
+        () => decodeHeader(buf, { maxPayload: 100 }),
+        (e: unknown) => e instanceof ProtocolError && e.reason === reason && e.closeCode === close && e.code === `protocol/${reason}`,
+        reason,
+      );
+    }
+  });
+
+  it('checks the size limit before the length, so a lying header cannot make us wait for bytes', () => {
+    const h = encodeFrame({ type: FrameType.Pixels });
+    new DataView(h.buffer).setUint32(12, 0xffffffff, true);
+    assert.throws(() => decodeHeader(h), (e: unknown) => e instanceof ProtocolError && e.reason === 'too-large');
+  });
+});
+
+describe('messages', () => {
+  it('every frame and input type round-trips', () => {
+    fc.assert(
+      fc.property(message(), (m) => {
+        const bytes = encodeMessage(m);
+        assert.equal(readHeader(bytes).length, bytes.length - HEADER_SIZE);
+        const back = decodeMessage(bytes);
+        sameMessage(back, m);
+        // Re-encoding the decoded message reproduces the exact bytes.
+        assert.deepEqual(encodeMessage(back), bytes);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('covers every input type code', () => {
+    const seen = new Set<number>();
+    fc.assert(
+      fc.property(inputEvent(), (event) => {
+        const bytes = encodeMessage({ kind: 'input', event });
+        seen.add(bytes[0]!);
+        assert.equal(bytes[1]! & Flag.Input, Flag.Input);
+      }),
+      { numRuns: 2000 },
+    );
+    assert.deepEqual([...seen].sort((a, b) => a - b), Object.values(InputType).sort((a, b) => a - b));
+  });
+
+  it('sets FLAG_SENDER and a u32 prefix when a sender is given', () => {
+    const b = encodeMessage({ kind: 'input', sender: 0x01020304, event: { input: 'text', text: 'hi' } });
+    assert.equal(b[1], Flag.Input | Flag.Sender);
+    assert.deepEqual([...b.subarray(16, 20)], [4, 3, 2, 1]);
+    assert.equal(decodeMessage(b).sender, 0x01020304);
+  });
+
+  it('refuses payloads that do not fit their type', () => {
+    const bad: Uint8Array[] = [
+      encodeFrame({ type: FrameType.Pixels, width: 2, height: 2 }, new Uint8Array(15)),
+      encodeFrame({ type: FrameType.SignalSync }, new TextEncoder().encode('[1,2]')),
+      encodeFrame({ type: FrameType.SignalDiff }, new TextEncoder().encode('{"a":')),
+      encodeFrame({ type: FrameType.SignalDiff }, new Uint8Array([0x7b, 0xff, 0x7d])),
+      encodeFrame({ type: FrameType.SignalDiff }, new TextEncoder().encode('{"a":'.repeat(100) + '1' + '}'.repeat(100))),
+      encodeFrame({ type: FrameType.SubscribeFilter }, new TextEncoder().encode('{"select":"a"}')),
+      encodeFrame({ type: FrameType.SubscribeFilter }, new TextEncoder().encode('{"select":["a..b"]}')),
+      encodeFrame({ type: FrameType.Resume }, new Uint8Array(7)),
+      encodeFrame({ type: FrameType.Resume }, new Uint8Array([0, 0, 0, 0, 0, 0, 0x20, 0])),
+      encodeFrame({ type: FrameType.LogRecord }, new Uint8Array(16)),
+      encodeFrame({ type: FrameType.Haptic }, new Uint8Array(3)),
+      encodeFrame({ type: FrameType.AudioPcm }, new Uint8Array(9)),
+      encodeFrame({ type: InputType.Pointer, flags: Flag.Input }, new Uint8Array(5)),
+      encodeFrame({ type: InputType.Action, flags: Flag.Input }, new Uint8Array(0)),
+      encodeFrame({ type: FrameType.Ping, flags: Flag.Sender }, new Uint8Array(3)),
+      encodeFrame({ type: FrameType.Welcome }, new TextEncoder().encode('{"id":1}')),
+    ];
+    for (const b of bad) assert.throws(() => decodeMessage(b), ProtocolError, Buffer.from(b).toString('hex'));
+  });
+});

@@ -1,0 +1,90 @@
+// Fuzz: random and mutated buffers into the decoder. The only acceptable failure is a
+// ProtocolError (which the relay turns into a close code); anything else is a bug.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { applyDelta } from '../../src/protocol/delta-codec.js';
+import { ProtocolError } from '../../src/protocol/errors.js';
+import { decodeMessage, encodeMessage } from '../../src/protocol/message.js';
+import { message } from '../support/arbitraries.js';
+
+/** Small deterministic PRNG so a failure is reproducible from the printed seed. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 0x100000000;
+  };
+}
+
+function decodeOnlyThrowsProtocolError(buf: Uint8Array, seed: number, i: number): 'ok' | 'refused' {
+  try {
+    decodeMessage(buf, { maxPayload: 1 << 20 });
+    return 'ok';
+  } catch (e) {
+    if (e instanceof ProtocolError) return 'refused';
+    assert.fail(`seed ${seed} case ${i}: non-protocol error ${String(e)} for ${Buffer.from(buf).toString('hex').slice(0, 200)}`);
+  }
+}
+
+describe('decoder fuzz', () => {
+  it('100,000 random and mutated buffers only ever produce ProtocolError, quickly', () => {
+    const seed = Number(process.env.SLUICE_FUZZ_SEED ?? Date.now() % 1e9);
+    const rand = rng(seed);
+    // Valid messages of every kind as mutation seeds.
+    const corpus = fc.sample(message(), { numRuns: 400, seed }).map(encodeMessage);
+    const started = performance.now();
+    let refused = 0;
+    let accepted = 0;
+    const N = 100_000;
+    for (let i = 0; i < N; i++) {
+      let buf: Uint8Array;
+      const mode = i % 4;
+      if (mode === 0) {
+        // Pure noise, mostly short, sometimes header-sized with a plausible length.
+        buf = new Uint8Array(Math.floor(rand() * 64));
+        for (let j = 0; j < buf.length; j++) buf[j] = (rand() * 256) | 0;
+        if (buf.length >= 16 && rand() < 0.5) new DataView(buf.buffer).setUint32(12, buf.length - 16, true);
+      } else {
+        const base = corpus[(rand() * corpus.length) | 0]!;
+        buf = base.slice();
+        const flips = 1 + ((rand() * 4) | 0);
+        for (let f = 0; f < flips; f++) {
+          const op = rand();
+          if (buf.length === 0) break;
+          const at = (rand() * buf.length) | 0;
+          if (op < 0.5) buf[at] = (rand() * 256) | 0;
+          else if (op < 0.7) buf = buf.slice(0, at);
+          else if (op < 0.85) buf = Uint8Array.from([...buf, ...Array.from({ length: 1 + ((rand() * 8) | 0) }, () => (rand() * 256) | 0)]);
+          else buf[at] = buf[at]! ^ (1 << ((rand() * 8) | 0));
+        }
+        // Half the time keep the length field honest so the payload decoders get exercised.
+        if (buf.length >= 16 && rand() < 0.5) new DataView(buf.buffer, buf.byteOffset).setUint32(12, buf.length - 16, true);
+      }
+      if (decodeOnlyThrowsProtocolError(buf, seed, i) === 'ok') accepted++;
+      else refused++;
+    }
+    const elapsed = performance.now() - started;
+    assert.equal(refused + accepted, N);
+    assert.ok(refused > N / 4 && accepted > N / 100, `fuzz should hit both paths (refused ${refused}, accepted ${accepted})`);
+    // "never hangs": 100k decodes of ≤ a few KB each must finish well within the test timeout.
+    assert.ok(elapsed < 60_000, `fuzz took ${elapsed.toFixed(0)} ms`);
+  });
+
+  it('random delta payloads against a frame only ever produce ProtocolError', () => {
+    const seed = Number(process.env.SLUICE_FUZZ_SEED ?? 7);
+    const rand = rng(seed);
+    const prev = new Uint8Array(64);
+    for (let i = 0; i < 20_000; i++) {
+      const d = new Uint8Array((rand() * 40) | 0);
+      for (let j = 0; j < d.length; j++) d[j] = rand() < 0.3 ? 0 : (rand() * 256) | 0;
+      try {
+        assert.equal(applyDelta(prev, d).length, 64);
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) throw e;
+      }
+    }
+  });
+});

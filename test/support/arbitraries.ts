@@ -1,0 +1,111 @@
+/** fast-check arbitraries shared by the protocol property tests. */
+import fc from 'fast-check';
+import type { JsonObject, JsonValue } from '../../src/protocol/utf8.js';
+
+const key = fc.constantFrom('a', 'b', 'c', 'count', 'player', 'pos', 'x', 'y', 'name', 'tags');
+
+/** JSON values without `null` (a state cannot hold null: null means delete in a merge patch). */
+export function jsonLeaf(): fc.Arbitrary<JsonValue> {
+  return fc.oneof(fc.integer(), fc.boolean(), fc.string({ maxLength: 8 }), fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Object.is(d, -0)));
+}
+
+/** Small nested state objects with a shared key space, so diffs overlap meaningfully. */
+export function jsonState(): fc.Arbitrary<JsonObject> {
+  const { state } = fc.letrec<{ value: JsonValue; state: JsonObject }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      jsonLeaf(),
+      fc.array(jsonLeaf(), { maxLength: 3 }),
+      tie('state'),
+    ),
+    state: fc.dictionary(key, tie('value'), { maxKeys: 5, noNullPrototype: true }) as fc.Arbitrary<JsonObject>,
+  }));
+  return state;
+}
+
+import type { InputEvent } from '../../src/protocol/inputs.js';
+import type { Message } from '../../src/protocol/message.js';
+
+const u8 = fc.integer({ min: 0, max: 0xff });
+const u16 = fc.integer({ min: 0, max: 0xffff });
+const i16 = fc.integer({ min: -0x8000, max: 0x7fff });
+const f32 = fc.float({ noNaN: true });
+const safeU64 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+const text = fc.string({ maxLength: 40, unit: 'grapheme' });
+const bytes = fc.uint8Array({ maxLength: 64 });
+const jsonAny: fc.Arbitrary<JsonValue> = fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.parse(JSON.stringify(v)) as JsonValue);
+
+/** Every input event type. */
+export function inputEvent(): fc.Arbitrary<InputEvent> {
+  return fc.oneof(
+    fc.record({ input: fc.constant('pointer' as const), x: u16, y: u16, buttons: u8, phase: fc.integer({ min: 0, max: 2 }) }),
+    fc.record({ input: fc.constant('key' as const), keyCode: u16, modifiers: fc.integer({ min: 0, max: 15 }), phase: fc.integer({ min: 0, max: 1 }), key: text }),
+    fc.record({ input: fc.constant('scroll' as const), dx: i16, dy: i16, x: u16, y: u16 }),
+    fc.record({ input: fc.constant('touch' as const), id: u8, x: u16, y: u16, phase: fc.integer({ min: 0, max: 3 }) }),
+    fc.record({ input: fc.constant('gamepad-axis' as const), gamepad: u8, axis: u8, value: f32 }),
+    fc.record({ input: fc.constant('gamepad-button' as const), gamepad: u8, button: u8, pressed: fc.boolean(), value: f32 }),
+    fc.record({ input: fc.constant('text' as const), text }),
+    fc.record({ input: fc.constant('action' as const), action: jsonAny }),
+    fc.record({ input: fc.constant('resize' as const), width: u16, height: u16, pixelRatio: fc.integer({ min: 0, max: 0xffff }).map((c) => c / 100) }),
+    fc.record({ input: fc.constant('midi' as const), data: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
+    fc.record({ input: fc.constant('bci' as const), channels: u16, samples: fc.array(f32, { maxLength: 16 }).map((a) => Float32Array.from(a)) }),
+  );
+}
+
+const raster = (kind: 'pixels' | 'keyframe') =>
+  fc.record({ w: fc.integer({ min: 0, max: 12 }), h: fc.integer({ min: 0, max: 12 }) }).chain(({ w, h }) =>
+    fc.record({ kind: fc.constant(kind), width: fc.constant(w), height: fc.constant(h), data: fc.uint8Array({ minLength: w * h * 4, maxLength: w * h * 4 }) }),
+  );
+const opaque = (kind: 'compressed-pixels' | 'delta-pixels' | 'neural-frame') => fc.record({ kind: fc.constant(kind), width: u16, height: u16, data: bytes });
+const pcm = (kind: 'audio-pcm' | 'neural-audio') =>
+  fc.record({ kind: fc.constant(kind), sampleRate: fc.integer({ min: 0, max: 0xffffffff }), channels: u8, samples: fc.array(f32, { maxLength: 32 }).map((a) => Float32Array.from(a)) });
+const id = fc.oneof(fc.integer({ min: 0, max: 1e9 }), fc.string({ maxLength: 8 }));
+const selectPaths = fc.uniqueArray(fc.constantFrom('a', 'b', 'count', 'player.pos', 'x.y.z'), { maxLength: 4 }).map((a) => (a.length === 0 ? null : [...a].sort()));
+
+/** Every message kind of the protocol, with header extras. */
+export function message(): fc.Arbitrary<Message> {
+  const body: fc.Arbitrary<Message> = fc.oneof(
+    raster('pixels'),
+    raster('keyframe'),
+    opaque('compressed-pixels'),
+    opaque('delta-pixels'),
+    opaque('neural-frame'),
+    pcm('audio-pcm'),
+    pcm('neural-audio'),
+    fc.record({ kind: fc.constant('audio-compressed' as const), sampleRate: fc.integer({ min: 0, max: 0xffffffff }), channels: u8, data: bytes }),
+    fc.record({ kind: fc.constant('haptic' as const), intensity: u8, durationMs: u16 }),
+    fc.record({ kind: fc.constant('signal-sync' as const), state: jsonState() }),
+    fc.record({ kind: fc.constant('signal-diff' as const), diff: jsonState() }),
+    fc.record({
+      kind: fc.constant('schema-announce' as const),
+      schema: fc.record({ signals: fc.array(fc.string({ maxLength: 6 }), { maxLength: 4 }), mode: fc.constantFrom('signal', 'pixel') }),
+    }),
+    fc.record({ kind: fc.constant('subscribe-filter' as const), select: selectPaths }),
+    fc.constant({ kind: 'ping' as const }),
+    fc.constant({ kind: 'pong' as const }),
+    fc.record({ kind: fc.constant('stream-end' as const), reason: text }),
+    fc.record({ kind: fc.constant('hello' as const), hello: fc.record({ token: fc.string(), client: fc.string() }, { requiredKeys: [] }) }),
+    fc.record({
+      kind: fc.constant('welcome' as const),
+      welcome: fc.record({
+        id: fc.nat(),
+        channel: fc.string({ maxLength: 10 }),
+        role: fc.constantFrom('source' as const, 'receiver' as const, 'signal' as const),
+        heartbeatMs: fc.nat(),
+        maxPayload: fc.nat(),
+        server: fc.constant('sluice/test'),
+      }),
+    }),
+    fc.record({ kind: fc.constant('error' as const), error: fc.record({ code: fc.nat(), name: fc.string(), message: fc.string() }) }),
+    fc.record({ kind: fc.constant('resume' as const), offset: safeU64 }),
+    fc.record({ kind: fc.constant('rpc-call' as const), call: fc.record({ id, method: fc.string({ maxLength: 10 }), params: jsonAny }, { requiredKeys: ['id', 'method'] }) }),
+    fc.record({ kind: fc.constant('rpc-result' as const), result: fc.record({ id, result: jsonAny }, { requiredKeys: ['id'] }) }),
+    fc.record({ kind: fc.constant('log-record' as const), offset: safeU64, time: safeU64, stream: fc.constantFrom('stdout' as const, 'stderr' as const, 'status' as const, 'event' as const), data: bytes }),
+    fc.record({ kind: fc.constant('source-status' as const), status: fc.record({ online: fc.boolean(), since: fc.nat() }, { requiredKeys: ['online'] }) }),
+    fc.record({ kind: fc.constant('history-truncated' as const), requested: safeU64, firstAvailable: safeU64 }),
+    inputEvent().map((event) => ({ kind: 'input' as const, event })),
+  );
+  return fc.tuple(body, u16, fc.integer({ min: 0, max: 0xffffffff }), fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined })).map(
+    ([m, seq, timestamp, sender]) => (sender === undefined ? { ...m, seq, timestamp } : { ...m, seq, timestamp, sender }),
+  );
+}
