@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { decodeHexMessage } from './decode-command.js';
+import { addRelayCommand } from './relay-command.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -13,6 +14,8 @@ export function buildProgram(): Command {
   const program = new Command('sluice')
     .description('Real-time streaming: publish live state, pixels, audio and logs into channels on a relay.')
     .version(version());
+
+  addRelayCommand(program);
 
   program
     .command('decode')

@@ -14,3 +14,4 @@ export * from './inputs.js';
 export * from './audio.js';
 export * from './control.js';
 export * from './message.js';
+export * from './channel-name.js';

@@ -1,0 +1,75 @@
+/**
+ * The engine is the one place that knows where channels live. A channel hands it every update
+ * from its source; the engine records it (merged state, picture, history) and delivers it to
+ * every relay node's receivers — this node's included — through the channel's sink. Inputs and
+ * RPC results travel the other way through it too, so with a shared engine (Redis) a receiver on
+ * node B reaches a source on node A.
+ */
+import type { JsonObject } from '../protocol/utf8.js';
+import type { StateCache, StateSnapshot } from './state-cache.js';
+
+/** An update from a channel's source, already validated. `raw` is the frame as received. */
+export type SourceUpdate =
+  | { kind: 'sync'; state: JsonObject }
+  | { kind: 'diff'; diff: JsonObject; raw: Uint8Array }
+  | { kind: 'schema'; raw: Uint8Array }
+  | { kind: 'picture'; raw: Uint8Array; width: number; height: number; rgba: Uint8Array }
+  | { kind: 'compressed-picture'; raw: Uint8Array }
+  | { kind: 'delta'; raw: Uint8Array; width: number; height: number; delta: Uint8Array }
+  | { kind: 'log'; raw: Uint8Array }
+  | { kind: 'media'; raw: Uint8Array }
+  | { kind: 'end'; raw: Uint8Array };
+
+/** What receivers get, after the engine applied an update to the cache. */
+export type Delivery =
+  /** A state change. `before` is the state just before it; `raw` the bytes to send unfiltered receivers, when reusable. */
+  | { kind: 'diff'; diff: JsonObject; before: StateSnapshot; raw: Uint8Array | undefined }
+  | { kind: 'schema'; raw: Uint8Array }
+  /** A self-contained picture (Pixels, Keyframe or CompressedPixels). */
+  | { kind: 'picture'; raw: Uint8Array }
+  | { kind: 'delta'; raw: Uint8Array }
+  /** A log record with its relay-assigned offset. */
+  | { kind: 'log'; raw: Uint8Array; offset: number }
+  | { kind: 'media'; raw: Uint8Array }
+  | { kind: 'end'; raw: Uint8Array };
+
+/** Callbacks through which the engine reaches this node's connections of one channel. */
+export interface ChannelSink {
+  deliver(delivery: Delivery): void;
+  /** A frame for the channel's source (inputs, RPC calls). Returns false when it was not accepted. */
+  toSource(frame: Uint8Array): boolean;
+  /** A frame for one receiver (RPC results, refusals). */
+  toReceiver(receiverId: number, frame: Uint8Array): void;
+  /** The source came online or went offline (on any node). */
+  sourceStatus(online: boolean, since: number): void;
+}
+
+/** One channel as the engine holds it. */
+export interface EngineChannel {
+  /** The channel's cache: read it for catch-up; only the engine writes it. */
+  readonly cache: StateCache;
+  /** Applies an update from this node's source and delivers it on every node. Throws ProtocolError for a bad delta. */
+  publish(update: SourceUpdate): void;
+  /** Routes a frame to the channel's source, wherever it is connected. */
+  sendToSource(frame: Uint8Array): boolean;
+  /** Routes a frame to a receiver, wherever it is connected. */
+  sendToReceiver(receiverId: number, frame: Uint8Array): void;
+  /** Announces this node's source going online/offline. */
+  setSourceOnline(online: boolean): void;
+  /** Whether a source is connected (on any node) and since when. */
+  readonly sourceOnline: boolean;
+  readonly sourceSince: number;
+  /** Releases the channel on this node (it was garbage-collected). */
+  release(): void;
+}
+
+export interface Engine {
+  readonly name: string;
+  openChannel(name: string, sink: ChannelSink): EngineChannel;
+  close(): Promise<void>;
+}
+
+export interface EngineOptions {
+  logRetainRecords: number;
+  logRetainBytes: number;
+}

@@ -1,0 +1,388 @@
+/**
+ * The relay process: an HTTP server (health, readiness, stats, metrics) whose WebSocket upgrades
+ * are routed by path to a channel and a role, after origin, authorization and limit checks.
+ * Refusals complete the WebSocket handshake and then close with a documented code, because
+ * browsers cannot see HTTP statuses of failed upgrades.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { CloseCode, closeCodeInfo } from '../protocol/close-codes.js';
+import { HEADER_SIZE } from '../protocol/header.js';
+import { encodeMessage } from '../protocol/message.js';
+import { allowAll, createJwtAuthorize, originAllowed, tokenFrom } from './auth.js';
+import type { Authorize } from './auth.js';
+import { Channel } from './channel.js';
+import type { ChannelContext } from './channel.js';
+import { DEFAULT_CONFIG } from './config.js';
+import type { RelayConfig } from './config.js';
+import type { Engine } from './engine.js';
+import { MemoryEngine } from './engines/memory-engine.js';
+import { FlushScheduler } from './flush-scheduler.js';
+import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { SignalPeer, SourcePeer } from './peer.js';
+import type { Peer } from './peer.js';
+import { ReceiverPeer } from './receiver-peer.js';
+import { parseRoute } from './route.js';
+import type { Route } from './route.js';
+import { RelayTotals } from './stats.js';
+import type { PeerConnection, Transport } from './transport.js';
+import { createWsTransport } from './ws-transport.js';
+
+export interface RelayOptions extends Partial<Omit<RelayConfig, 'engine'>> {
+  /** Decides every connection; defaults to `--auth` (none, or the built-in JWT check). */
+  authorize?: Authorize;
+  /** Where channels live; defaults to the in-memory engine. */
+  engine?: Engine;
+  logger?: Logger;
+  transport?: Transport;
+  /** Extra HTTP routes (the client bundle, web views); return true when handled. */
+  httpRoutes?: Array<(req: IncomingMessage, res: ServerResponse) => boolean>;
+}
+
+export class Relay {
+  readonly config: RelayConfig;
+  readonly totals = new RelayTotals();
+  readonly channels = new Map<string, Channel>();
+  readonly peers = new Set<Peer>();
+  readonly log: Logger;
+  readonly metrics: Registry;
+  private readonly server: Server;
+  private readonly transport: Transport;
+  private readonly scheduler = new FlushScheduler();
+  private readonly ctx: ChannelContext;
+  private authorize: Authorize;
+  private nextId = 1;
+  private draining = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closing: Promise<void> | undefined;
+  private readonly httpRoutes: Array<(req: IncomingMessage, res: ServerResponse) => boolean>;
+
+  private constructor(options: RelayOptions, authorize: Authorize) {
+    const { authorize: _a, engine, logger, transport, httpRoutes, ...config } = options;
+    this.config = { ...DEFAULT_CONFIG, ...stripUndefined(config), engine: engine?.name ?? 'memory' };
+    this.log = logger ?? createLogger(this.config.logLevel);
+    this.authorize = authorize;
+    this.httpRoutes = httpRoutes ?? [];
+    this.transport = transport ?? createWsTransport({ maxPayload: this.config.maxPayload + HEADER_SIZE + 4 });
+    this.ctx = {
+      config: this.config,
+      totals: this.totals,
+      scheduler: this.scheduler,
+      engine: engine ?? new MemoryEngine({ logRetainRecords: this.config.logRetainRecords, logRetainBytes: this.config.logRetainBytes }),
+      log: this.log,
+    };
+    this.metrics = createMetrics(this.totals, () => this.channels.values(), () => this.peers.size);
+    this.server = createServer((req, res) => void this.onHttp(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
+  }
+
+  /** Starts a relay and resolves once it accepts connections. */
+  static async start(options: RelayOptions = {}): Promise<Relay> {
+    const { engine: _e, ...rest } = options;
+    const cfg = { ...DEFAULT_CONFIG, ...stripUndefined(rest) };
+    const authorize =
+      options.authorize ??
+      (cfg.auth === 'jwt'
+        ? await createJwtAuthorize({ secret: cfg.jwtSecret, publicKeyPem: cfg.jwtPublicKey, issuer: cfg.jwtIssuer, audience: cfg.jwtAudience })
+        : allowAll);
+    const relay = new Relay(options, authorize);
+    await new Promise<void>((resolve, reject) => {
+      relay.server.once('error', reject);
+      relay.server.listen(relay.config.port, relay.config.host, () => {
+        relay.server.off('error', reject);
+        resolve();
+      });
+    });
+    relay.startTimers();
+    relay.log.info({ port: relay.port, host: relay.config.host, engine: relay.ctx.engine.name }, 'relay listening');
+    return relay;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** ws://host:port for clients on this machine. */
+  get url(): string {
+    const host = this.config.host === '0.0.0.0' || this.config.host === '::' ? '127.0.0.1' : this.config.host;
+    return `ws://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  private async onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' });
+      if (path === '/healthz') return json(200, { status: 'ok' });
+      if (path === '/readyz') return this.draining ? json(503, { status: 'draining' }) : json(200, { status: 'ready' });
+      if (path === '/api/stats') return json(200, this.stats());
+      if (path === '/metrics') {
+        const body = await this.metrics.metrics();
+        res.writeHead(200, { 'content-type': this.metrics.contentType });
+        res.end(body);
+        return;
+      }
+      for (const route of this.httpRoutes) if (route(req, res)) return;
+      json(404, { error: 'not found' });
+    } catch (e) {
+      this.log.error({ err: e }, 'http handler failed');
+      if (!res.headersSent) json(500, { error: 'internal error' });
+      else res.end();
+    }
+  }
+
+  stats() {
+    const channels = [...this.channels.values()].map((c) => c.snapshotStats());
+    return {
+      server: 'sluice',
+      engine: this.ctx.engine.name,
+      draining: this.draining,
+      uptimeSeconds: Math.round(process.uptime()),
+      connections: this.peers.size,
+      channelCount: this.channels.size,
+      receivers: channels.reduce((n, c) => n + c.receivers, 0),
+      totals: this.totals,
+      memory: process.memoryUsage(),
+      channels,
+    };
+  }
+
+  // ---------------------------------------------------------------- WebSocket
+
+  /** Completes the handshake only to close with a code a browser can read. */
+  private refuseUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, code: number, reason: string): void {
+    this.totals.connectionsRejected++;
+    this.totals.countClose(closeCodeInfo(code).name);
+    this.log.debug({ url: req.url, code, reason }, 'connection refused');
+    this.transport.upgrade(req, socket, head, (conn) => {
+      conn.send(encodeMessage({ kind: 'error', error: { code, name: closeCodeInfo(code).name, message: reason } }));
+      conn.close(code, reason);
+    });
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    if (this.draining) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const parsed = parseRoute(req.url ?? '/');
+    if (!parsed.ok) {
+      return this.refuseUpgrade(req, socket, head, parsed.status === 'not-found' ? CloseCode.NotFound : CloseCode.BadFrame, parsed.message);
+    }
+    const route = parsed.route;
+    const origin = req.headers.origin;
+    if (!originAllowed(this.config.allowedOrigins, origin)) {
+      return this.refuseUpgrade(req, socket, head, CloseCode.NotAllowed, `origin ${origin ?? ''} is not allowed`);
+    }
+    let decision;
+    try {
+      decision = await this.authorize({
+        channel: route.channel,
+        role: route.role,
+        token: tokenFrom(route.token, req.headers),
+        headers: req.headers,
+        remoteAddress: req.socket.remoteAddress ?? '',
+      });
+    } catch (e) {
+      this.log.warn({ err: e }, 'authorize hook threw');
+      decision = { ok: false as const, code: CloseCode.Unauthenticated, reason: 'authorization failed' };
+    }
+    if (socket.destroyed) return;
+    if (!decision.ok) return this.refuseUpgrade(req, socket, head, decision.code, decision.reason);
+    if (this.draining) return this.refuseUpgrade(req, socket, head, CloseCode.GoingAway, 'relay is shutting down');
+
+    let channel = this.channels.get(route.channel);
+    if (!channel) {
+      if (this.channels.size >= this.config.maxChannels) {
+        return this.refuseUpgrade(req, socket, head, CloseCode.NoCapacity, `channel limit (${this.config.maxChannels}) reached`);
+      }
+    }
+    if (route.role === 'receiver' && channel && channel.receivers.size >= this.config.maxReceiversPerChannel) {
+      channel.stats.connectionsRejected++;
+      return this.refuseUpgrade(req, socket, head, CloseCode.NoCapacity, `receiver limit (${this.config.maxReceiversPerChannel}) reached for "${route.channel}"`);
+    }
+    if (route.role === 'source' && channel?.source && this.config.sourcePolicy === 'reject') {
+      channel.stats.connectionsRejected++;
+      return this.refuseUpgrade(req, socket, head, CloseCode.SourceConflict, `channel "${route.channel}" already has a source`);
+    }
+    this.transport.upgrade(req, socket, head, (conn) => {
+      if (!channel) {
+        channel = this.channels.get(route.channel);
+        if (!channel) {
+          channel = new Channel(route.channel, this.ctx);
+          this.channels.set(route.channel, channel);
+          this.totals.channelsCreated++;
+        }
+      }
+      this.attach(conn, channel, route);
+    });
+  }
+
+  private attach(conn: PeerConnection, channel: Channel, route: Route): void {
+    const id = this.nextId++;
+    if (this.nextId > 0xffffffff) this.nextId = 1;
+    const log = this.log.child({ conn: id, channel: channel.name, role: route.role, remote: conn.remoteAddress });
+    const onFlushed = (frames: number, bytes: number) => {
+      channel.stats.framesOut += frames;
+      channel.stats.bytesOut += bytes;
+      this.totals.framesOut += frames;
+      this.totals.bytesOut += bytes;
+    };
+    const limit = this.config.maxFramesPerSecond;
+    this.totals.connectionsTotal++;
+    let peer: Peer;
+    if (route.role === 'source') {
+      const old = channel.source;
+      if (old) {
+        // Takeover policy: the newcomer replaces the current source.
+        channel.refuse(old, CloseCode.SourceConflict, 'taken over by a new source');
+        channel.detachSource(old);
+      }
+      const p = new SourcePeer(id, conn, log, this.scheduler, onFlushed);
+      peer = p;
+      conn.setHandlers({
+        message: (data, isBinary) => {
+          if (!p.admitFrame(limit, Date.now())) return channel.refuse(p, CloseCode.RateLimited, `more than ${limit} frames per second`);
+          if (!isBinary) return channel.refuse(p, CloseCode.BadFrame, 'text messages are not part of the protocol on this path');
+          channel.onSourceMessage(p, data);
+        },
+        close: (code) => this.detach(p, channel, code),
+        drain: () => {},
+        pong: () => (p.lastSeen = Date.now()),
+      });
+      channel.attachSource(p);
+    } else if (route.role === 'receiver') {
+      const r = new ReceiverPeer(id, conn, log, this.scheduler, onFlushed);
+      peer = r;
+      conn.setHandlers({
+        message: (data, isBinary) => {
+          if (!r.admitFrame(limit, Date.now())) return channel.refuse(r, CloseCode.RateLimited, `more than ${limit} frames per second`);
+          if (!isBinary) return channel.refuse(r, CloseCode.BadFrame, 'text messages are not part of the protocol on this path');
+          channel.onReceiverMessage(r, data);
+        },
+        close: (code) => this.detach(r, channel, code),
+        drain: () => channel.onReceiverDrain(r),
+        pong: () => (r.lastSeen = Date.now()),
+      });
+      channel.attachReceiver(r, route.select, route.resume);
+    } else {
+      const s = new SignalPeer(id, conn, log, this.scheduler, onFlushed);
+      peer = s;
+      conn.setHandlers({
+        message: (data, isBinary) => {
+          if (!s.admitFrame(limit, Date.now())) return channel.refuse(s, CloseCode.RateLimited, `more than ${limit} frames per second`);
+          if (isBinary) return channel.refuse(s, CloseCode.BadFrame, 'signaling peers exchange text messages');
+          channel.onSignalMessage(s, new TextDecoder().decode(data));
+        },
+        close: (code) => this.detach(s, channel, code),
+        drain: () => {},
+        pong: () => (s.lastSeen = Date.now()),
+      });
+      channel.attachSignal(s);
+    }
+    this.peers.add(peer);
+    log.debug('connected');
+  }
+
+  private detach(peer: Peer, channel: Channel, code: number): void {
+    peer.closed = true;
+    this.peers.delete(peer);
+    if (code === CloseCode.TooLarge) this.totals.countClose('TooLarge');
+    if (peer instanceof SourcePeer) channel.detachSource(peer);
+    else if (peer instanceof ReceiverPeer) channel.detachReceiver(peer);
+    else if (peer instanceof SignalPeer) channel.detachSignal(peer);
+    peer.log.debug({ code }, 'disconnected');
+  }
+
+  // ---------------------------------------------------------------- housekeeping
+
+  private startTimers(): void {
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(fn, Math.max(10, ms));
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.config.heartbeatMs, () => this.heartbeat());
+    every(this.config.gcIntervalMs, () => this.collectGarbage());
+    every(250, () => {
+      for (const c of this.channels.values()) c.sweepBehind();
+    });
+  }
+
+  private heartbeat(): void {
+    const now = Date.now();
+    for (const p of this.peers) {
+      if (now - p.lastSeen > this.config.idleTimeoutMs) {
+        p.log.debug('idle timeout');
+        this.totals.countClose('IdleTimeout');
+        p.closed = true;
+        p.conn.terminate();
+      } else p.conn.ping();
+    }
+  }
+
+  /** Removes channels with nobody connected whose grace period has run out. */
+  collectGarbage(now = Date.now()): number {
+    let n = 0;
+    for (const [name, c] of this.channels) {
+      if (c.collectable(now)) {
+        c.release();
+        this.channels.delete(name);
+        n++;
+      }
+    }
+    if (n > 0) {
+      this.totals.channelsCollected += n;
+      this.log.debug({ collected: n, remaining: this.channels.size }, 'channel gc');
+    }
+    return n;
+  }
+
+  /**
+   * Graceful shutdown: readiness goes 503, the listener stops, every peer is closed with 1001,
+   * and the promise resolves when all are gone or the deadline passes.
+   */
+  close(deadlineMs = this.config.shutdownTimeoutMs): Promise<void> {
+    this.closing ??= (async () => {
+      this.draining = true;
+      for (const t of this.timers) clearInterval(t);
+      const listenerClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      for (const p of this.peers) {
+        p.close(CloseCode.GoingAway, 'relay shutting down');
+      }
+      const deadline = Date.now() + deadlineMs;
+      while (this.peers.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const p of this.peers) p.conn.terminate();
+      this.server.closeAllConnections();
+      this.transport.close();
+      await listenerClosed;
+      await this.ctx.engine.close();
+      this.log.info('relay stopped');
+    })();
+    return this.closing;
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Starts a relay; shorthand for {@link Relay.start}. */
+export function startRelay(options: RelayOptions = {}): Promise<Relay> {
+  return Relay.start(options);
+}

@@ -1,0 +1,134 @@
+/**
+ * What a channel remembers so a late joiner needs no history: the merged state (last sync with
+ * every diff applied), a version per top-level field, the schema, the current picture, and the
+ * retained log. The merged state is updated immutably (structural sharing), so a reference to an
+ * old state is a cheap snapshot — that is how a receiver that fell behind gets ONE exact diff.
+ */
+import { applyDeltaInPlace } from '../protocol/delta-codec.js';
+import { FrameType, Flag } from '../protocol/frame-codes.js';
+import { encodeFrame } from '../protocol/header.js';
+import { applyPatch, diffStates, jsonEqual } from '../protocol/merge-patch.js';
+import { isJsonObject } from '../protocol/utf8.js';
+import type { JsonObject } from '../protocol/utf8.js';
+import { LogHistory } from './log-history.js';
+
+export interface StateSnapshot {
+  state: JsonObject;
+  version: number;
+}
+
+export class StateCache {
+  /** The merged state; replaced (never mutated) on every change. */
+  state: JsonObject = {};
+  /** Increments on every state change. */
+  version = 0;
+  /** Top-level field → version of its last change (deletions included). */
+  readonly fieldVersions = new Map<string, number>();
+  /** True once any sync or diff arrived. */
+  hasState = false;
+  /** The last SchemaAnnounce frame, as received. */
+  schemaFrame: Uint8Array | undefined;
+
+  private picture: { width: number; height: number; rgba: Uint8Array } | undefined;
+  private pictureFrameBytes: Uint8Array | undefined;
+  private compressedPicture: Uint8Array | undefined;
+
+  readonly log: LogHistory;
+
+  constructor(logRetainRecords: number, logRetainBytes: number) {
+    this.log = new LogHistory(logRetainRecords, logRetainBytes);
+  }
+
+  snapshot(): StateSnapshot {
+    return { state: this.state, version: this.version };
+  }
+
+  /** Applies a merge-patch diff. Returns false when it changed nothing. */
+  applyDiff(diff: JsonObject): boolean {
+    this.hasState = true;
+    const next = applyPatch(this.state, diff);
+    if (next === this.state) return false;
+    const version = ++this.version;
+    for (const key of Object.keys(diff)) this.fieldVersions.set(key, version);
+    this.state = isJsonObject(next) ? next : {};
+    return true;
+  }
+
+  /** Replaces the state with a full sync; returns the minimal diff from the old state. */
+  applySync(state: JsonObject): JsonObject {
+    const diff = diffStates(this.state, state);
+    this.hasState = true;
+    if (Object.keys(diff).length > 0) {
+      const version = ++this.version;
+      for (const key of Object.keys(diff)) this.fieldVersions.set(key, version);
+      this.state = state;
+    }
+    return diff;
+  }
+
+  /** ONE exact diff from a snapshot to the current state, using field versions to skip unchanged fields. */
+  diffSince(snap: StateSnapshot): JsonObject {
+    const out: JsonObject = {};
+    if (snap.version === this.version) return out;
+    for (const [key, v] of this.fieldVersions) {
+      if (v <= snap.version) continue;
+      const has = Object.prototype.hasOwnProperty.call(this.state, key);
+      const had = Object.prototype.hasOwnProperty.call(snap.state, key);
+      if (!has) {
+        if (had) out[key] = null;
+        continue;
+      }
+      const cur = this.state[key]!;
+      if (!had) {
+        out[key] = cur;
+        continue;
+      }
+      const old = snap.state[key]!;
+      if (old === cur) continue;
+      if (isJsonObject(old) && isJsonObject(cur)) {
+        const sub = diffStates(old, cur);
+        if (Object.keys(sub).length > 0) out[key] = sub;
+      } else if (!jsonEqual(old, cur)) out[key] = cur;
+    }
+    return out;
+  }
+
+  /** A raw RGBA frame (Pixels or Keyframe) becomes the current picture. */
+  setPicture(width: number, height: number, rgba: Uint8Array): void {
+    this.picture = { width, height, rgba: rgba.slice() };
+    this.pictureFrameBytes = undefined;
+    this.compressedPicture = undefined;
+  }
+
+  /** An encoded image (CompressedPixels frame) becomes the current picture. */
+  setCompressedPicture(frame: Uint8Array): void {
+    this.compressedPicture = frame.slice();
+    this.picture = undefined;
+    this.pictureFrameBytes = undefined;
+  }
+
+  /**
+   * Applies a DeltaPixels payload to the current picture. Returns false (and changes nothing)
+   * when there is no raw picture of that size to apply it to. Throws ProtocolError on a bad delta.
+   */
+  applyPictureDelta(width: number, height: number, delta: Uint8Array): boolean {
+    const p = this.picture;
+    if (p === undefined || p.width !== width || p.height !== height) return false;
+    applyDeltaInPlace(p.rgba, delta);
+    this.pictureFrameBytes = undefined;
+    return true;
+  }
+
+  /** A frame that shows the current picture on its own (Keyframe or the last CompressedPixels). */
+  pictureFrame(): Uint8Array | undefined {
+    if (this.compressedPicture) return this.compressedPicture;
+    const p = this.picture;
+    if (p === undefined) return undefined;
+    this.pictureFrameBytes ??= encodeFrame({ type: FrameType.Keyframe, flags: Flag.Keyframe, width: p.width, height: p.height }, p.rgba);
+    return this.pictureFrameBytes;
+  }
+
+  get hasPicture(): boolean {
+    return this.picture !== undefined || this.compressedPicture !== undefined;
+  }
+}
