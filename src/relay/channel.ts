@@ -202,6 +202,7 @@ export class Channel implements ChannelSink {
 
   /** Refuses a peer: an Error frame, then a close with the same code. */
   refuse(peer: Peer, code: number, message: string): void {
+    if (peer.closed) return;
     this.ctx.totals.countClose(closeCodeInfo(code).name);
     peer.log.debug({ code, message }, 'refusing peer');
     peer.enqueue(errorFrame(code, message));

@@ -129,7 +129,12 @@ export class Relay {
       if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' });
       if (path === '/healthz') return json(200, { status: 'ok' });
       if (path === '/readyz') return this.draining ? json(503, { status: 'draining' }) : json(200, { status: 'ready' });
-      if (path === '/api/stats') return json(200, this.stats());
+      if (path === '/api/stats') {
+        // ?gc=1 measures live memory (only when node runs with --expose-gc; for tests and benchmarks).
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (gc && (req.url ?? '').includes('gc=1')) gc();
+        return json(200, this.stats());
+      }
       if (path === '/metrics') {
         const body = await this.metrics.metrics();
         res.writeHead(200, { 'content-type': this.metrics.contentType });
@@ -257,6 +262,7 @@ export class Relay {
       peer = p;
       conn.setHandlers({
         message: (data, isBinary) => {
+          if (p.closed) return;
           if (!p.admitFrame(limit, Date.now())) return channel.refuse(p, CloseCode.RateLimited, `more than ${limit} frames per second`);
           if (!isBinary) return channel.refuse(p, CloseCode.BadFrame, 'text messages are not part of the protocol on this path');
           channel.onSourceMessage(p, data);
@@ -271,6 +277,7 @@ export class Relay {
       peer = r;
       conn.setHandlers({
         message: (data, isBinary) => {
+          if (r.closed) return;
           if (!r.admitFrame(limit, Date.now())) return channel.refuse(r, CloseCode.RateLimited, `more than ${limit} frames per second`);
           if (!isBinary) return channel.refuse(r, CloseCode.BadFrame, 'text messages are not part of the protocol on this path');
           channel.onReceiverMessage(r, data);
@@ -285,6 +292,7 @@ export class Relay {
       peer = s;
       conn.setHandlers({
         message: (data, isBinary) => {
+          if (s.closed) return;
           if (!s.admitFrame(limit, Date.now())) return channel.refuse(s, CloseCode.RateLimited, `more than ${limit} frames per second`);
           if (isBinary) return channel.refuse(s, CloseCode.BadFrame, 'signaling peers exchange text messages');
           channel.onSignalMessage(s, new TextDecoder().decode(data));
@@ -354,20 +362,19 @@ export class Relay {
   }
 
   /**
-   * Graceful shutdown: readiness goes 503, the listener stops, every peer is closed with 1001,
-   * and the promise resolves when all are gone or the deadline passes.
+   * Graceful shutdown: readiness goes 503 and WebSocket upgrades are refused (HTTP health checks
+   * still answer), every peer is closed with 1001, and once all are gone — or the deadline
+   * passes — the listener closes and the promise resolves.
    */
   close(deadlineMs = this.config.shutdownTimeoutMs): Promise<void> {
     this.closing ??= (async () => {
       this.draining = true;
       for (const t of this.timers) clearInterval(t);
-      const listenerClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-      for (const p of this.peers) {
-        p.close(CloseCode.GoingAway, 'relay shutting down');
-      }
+      for (const p of this.peers) p.close(CloseCode.GoingAway, 'relay shutting down');
       const deadline = Date.now() + deadlineMs;
       while (this.peers.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const p of this.peers) p.conn.terminate();
+      const listenerClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.server.closeAllConnections();
       this.transport.close();
       await listenerClosed;

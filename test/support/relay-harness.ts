@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { decodeMessage, encodeMessage } from '../../src/protocol/message.js';
@@ -140,11 +141,11 @@ export class TestPeer {
 
   /** Stops reading from the socket (TCP backpressure builds up at the relay). */
   pauseReading(): void {
-    (this.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    (this.ws as unknown as { _socket: Socket })._socket.pause();
   }
 
   resumeReading(): void {
-    (this.ws as unknown as { _socket: import('node:net').Socket })._socket.resume();
+    (this.ws as unknown as { _socket: Socket })._socket.resume();
   }
 }
 
@@ -154,7 +155,7 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /** Runs `sluice relay` as a child process on an ephemeral port; resolves with its URL. */
 export async function spawnRelay(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; http: string; stderr: () => string }> {
   const bin = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'relay', '--port', '0', '--host', '127.0.0.1', ...args], {
+  const child = spawn(process.execPath, ['--expose-gc', bin, 'relay', '--port', '0', '--host', '127.0.0.1', ...args], {
     env: { ...process.env, SLUICE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

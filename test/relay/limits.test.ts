@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CloseCode } from '../../src/protocol/close-codes.js';
+import { FrameType } from '../../src/protocol/frame-codes.js';
+import { encodeFrame } from '../../src/protocol/header.js';
+import { TestPeer, sleep, startTestRelay } from '../support/relay-harness.js';
+
+describe('limits and close codes', () => {
+  it('refuses receivers past the per-channel limit with 4509 and counts it', async (t) => {
+    const relay = await startTestRelay({ maxReceiversPerChannel: 2 });
+    t.after(() => relay.close());
+    const a = await TestPeer.connect(`${relay.url}/stream/cap`);
+    const b = await TestPeer.connect(`${relay.url}/stream/cap`);
+    await a.next('welcome');
+    await b.next('welcome');
+    const c = await TestPeer.connect(`${relay.url}/stream/cap`);
+    assert.equal(await c.waitClose(), CloseCode.NoCapacity);
+    assert.equal(relay.channels.get('cap')!.stats.connectionsRejected, 1);
+    assert.equal(relay.totals.closesByReason.NoCapacity, 1);
+    // Another channel is unaffected.
+    const d = await TestPeer.connect(`${relay.url}/stream/cap2`);
+    await d.next('welcome');
+    a.close();
+    await a.closed;
+    await sleep(50);
+    const e = await TestPeer.connect(`${relay.url}/stream/cap`);
+    await e.next('welcome');
+  });
+
+  it('refuses a connection that would create a channel past the limit with 4509', async (t) => {
+    const relay = await startTestRelay({ maxChannels: 2 });
+    t.after(() => relay.close());
+    const a = await TestPeer.connect(`${relay.url}/stream/c1`);
+    const b = await TestPeer.connect(`${relay.url}/stream/c2`);
+    await a.next('welcome');
+    await b.next('welcome');
+    const c = await TestPeer.connect(`${relay.url}/stream/c3`);
+    assert.equal(await c.waitClose(), CloseCode.NoCapacity);
+    const again = await TestPeer.connect(`${relay.url}/stream/c1`);
+    await again.next('welcome');
+  });
+
+  it('closes a frame over the payload limit with 1009 and keeps the channel intact', async (t) => {
+    const relay = await startTestRelay({ maxPayload: 1024 });
+    t.after(() => relay.close());
+    const src = await TestPeer.connect(`${relay.url}/source/big`);
+    src.send({ kind: 'signal-sync', state: { ok: true } });
+    src.sendRaw(encodeFrame({ type: FrameType.SignalDiff }, new TextEncoder().encode(JSON.stringify({ x: 'y'.repeat(5000) }))));
+    assert.equal(await src.waitClose(), CloseCode.TooLarge);
+    const rcv = await TestPeer.connect(`${relay.url}/stream/big`);
+    await rcv.next('signal-sync');
+    assert.deepEqual(rcv.state, { ok: true });
+  });
+
+  it('closes a connection sending more frames per second than allowed with 4429', async (t) => {
+    const relay = await startTestRelay({ maxFramesPerSecond: 50 });
+    t.after(() => relay.close());
+    const src = await TestPeer.connect(`${relay.url}/source/rate`);
+    for (let i = 0; i < 200; i++) src.send({ kind: 'signal-diff', diff: { i } });
+    assert.equal(await src.waitClose(), CloseCode.RateLimited);
+    assert.equal(relay.totals.closesByReason.RateLimited, 1);
+  });
+
+  it('refuses a second source with 4409 under the reject policy', async (t) => {
+    const relay = await startTestRelay();
+    t.after(() => relay.close());
+    const a = await TestPeer.connect(`${relay.url}/source/one`);
+    await a.next('welcome');
+    const b = await TestPeer.connect(`${relay.url}/source/one`);
+    assert.equal(await b.waitClose(), CloseCode.SourceConflict);
+    a.send({ kind: 'signal-sync', state: { still: 'a' } });
+    const r = await TestPeer.connect(`${relay.url}/stream/one`);
+    await r.until(() => r.state.still === 'a');
+  });
+
+  it('lets a new source take over under the takeover policy, closing the old one with 4409', async (t) => {
+    const relay = await startTestRelay({ sourcePolicy: 'takeover' });
+    t.after(() => relay.close());
+    const a = await TestPeer.connect(`${relay.url}/source/two`);
+    a.send({ kind: 'signal-sync', state: { by: 'a' } });
+    await a.next('welcome');
+    const r = await TestPeer.connect(`${relay.url}/stream/two`);
+    await r.until(() => r.state.by === 'a');
+    const b = await TestPeer.connect(`${relay.url}/source/two`);
+    assert.equal(await a.waitClose(), CloseCode.SourceConflict);
+    b.send({ kind: 'signal-diff', diff: { by: 'b' } });
+    await r.until(() => r.state.by === 'b');
+    assert.equal(relay.channels.get('two')!.source?.id, (await b.next('welcome')).welcome.id);
+  });
+
+  it('pings peers and drops one that stays silent past the idle timeout', async (t) => {
+    const relay = await startTestRelay({ heartbeatMs: 100, idleTimeoutMs: 400 });
+    t.after(() => relay.close());
+    const alive = await TestPeer.connect(`${relay.url}/stream/ka`);
+    let pings = 0;
+    alive.ws.on('ping', () => pings++);
+    // A peer that never answers pings: disable ws's automatic pong.
+    const dead = await TestPeer.connect(`${relay.url}/stream/ka`, { autoPong: false } as never);
+    await sleep(900);
+    assert.ok(pings >= 3, `relay pinged ${pings} times`);
+    assert.equal(alive.closeCode, undefined, 'a peer answering pings stays');
+    assert.equal(dead.closeCode, 1006, 'a silent peer is dropped');
+  });
+});
