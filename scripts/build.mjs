@@ -29,4 +29,5 @@ await build({
   sourcemap: true,
   minify: false,
   logLevel: 'warning',
+  external: ['ws'],
 });

@@ -21,10 +21,13 @@ function file(path: string, url: URL, type: string): Route {
   };
 }
 
-/** Routes for the relay CLI. Paths resolve against dist/ (this file's compiled location). */
+// Two levels below the package root both as src/relay/*.ts and as dist/relay/*.js.
+const ROOT = new URL('../../', import.meta.url);
+
+/** Routes for the relay CLI: the browser client module built by `npm run build`. */
 export function relayHttpRoutes(): Route[] {
   return [
-    file('/sluice.js', new URL('../browser/sluice.js', import.meta.url), 'text/javascript; charset=utf-8'),
-    file('/sluice.js.map', new URL('../browser/sluice.js.map', import.meta.url), 'application/json'),
+    file('/sluice.js', new URL('dist/browser/sluice.js', ROOT), 'text/javascript; charset=utf-8'),
+    file('/sluice.js.map', new URL('dist/browser/sluice.js.map', ROOT), 'application/json'),
   ];
 }

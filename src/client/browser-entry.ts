@@ -1,0 +1,2 @@
+/** The module the relay serves at /sluice.js: the whole client, no build step needed. */
+export * from './index.js';

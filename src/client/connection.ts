@@ -1,0 +1,216 @@
+/**
+ * A self-healing connection to one relay URL: reconnects with exponential backoff and full
+ * jitter, measures round-trip time with Ping frames, detects a silent relay, and stops for good
+ * on the close codes that mean "do not retry" (4401, 4403, 4404).
+ */
+import { CloseCode, isRetryableClose } from '../protocol/close-codes.js';
+import { FrameType } from '../protocol/frame-codes.js';
+import { encodeFrame, readHeader } from '../protocol/header.js';
+import { backoffDelay } from './backoff.js';
+import type { BackoffOptions } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { ConnectionRefusedError } from './errors.js';
+import { resolveWebSocket } from './websocket.js';
+import type { WebSocketCtor, WebSocketLike } from './websocket.js';
+
+export interface ConnectionOptions {
+  /** Bearer token, sent as `?token=`. */
+  token?: string;
+  backoff?: BackoffOptions;
+  /** Ping interval for RTT and liveness (ms). Default 5000. */
+  pingIntervalMs?: number;
+  /** Reconnect after retryable closes. Default true. */
+  reconnect?: boolean;
+  /** WebSocket implementation (defaults to the global one, or `ws` on Node 20). */
+  WebSocket?: WebSocketCtor;
+}
+
+export type ConnectionEvents = {
+  open: [];
+  message: [bytes: Uint8Array];
+  close: [code: number, reason: string];
+  /** Fatal: the connection will not retry. */
+  refused: [error: ConnectionRefusedError];
+  latency: [ms: number];
+};
+
+export class Connection extends Emitter<ConnectionEvents> {
+  connected = false;
+  latencyMs: number | undefined;
+  reconnects = 0;
+  frames = 0;
+  bytes = 0;
+  /** Set once the connection stopped for good. */
+  error: ConnectionRefusedError | undefined;
+  private ws: WebSocketLike | undefined;
+  private attempt = 0;
+  private stopped = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private lastHeard = 0;
+  private pingSeq = 0;
+  private readonly urlFor: () => string;
+
+  /** `url` may be a function: it is called before every (re)connect (e.g. to add `?resume=`). */
+  constructor(
+    url: string | (() => string),
+    private readonly options: ConnectionOptions = {},
+  ) {
+    super();
+    const base = typeof url === 'string' ? () => url : url;
+    const token = options.token;
+    this.urlFor = token ? () => withParam(base(), 'token', token) : base;
+  }
+
+  start(): void {
+    void this.open();
+  }
+
+  private async open(): Promise<void> {
+    if (this.stopped) return;
+    let Ctor: WebSocketCtor;
+    try {
+      Ctor = await resolveWebSocket(this.options.WebSocket);
+    } catch (e) {
+      this.fail(new ConnectionRefusedError(0, `no WebSocket implementation: ${(e as Error).message}`));
+      return;
+    }
+    if (this.stopped) return;
+    let ws: WebSocketLike;
+    try {
+      ws = new Ctor(this.urlFor());
+    } catch (e) {
+      this.fail(new ConnectionRefusedError(CloseCode.BadFrame, `invalid URL: ${(e as Error).message}`));
+      return;
+    }
+    this.ws = ws;
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.connected = true;
+      this.attempt = 0;
+      this.lastHeard = Date.now();
+      this.startPing();
+      this.emit('open');
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      this.lastHeard = Date.now();
+      const data = ev.data;
+      if (typeof data === 'string') return; // the protocol is binary on these paths
+      const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : undefined;
+      if (!bytes) return;
+      this.frames++;
+      this.bytes += bytes.length;
+      if (bytes.length >= 16 && bytes[0] === FrameType.Pong) {
+        const h = readHeader(bytes);
+        const rtt = ((Date.now() >>> 0) - h.timestamp + 0x100000000) % 0x100000000;
+        if (rtt < 600_000) {
+          this.latencyMs = rtt;
+          this.emit('latency', rtt);
+        }
+        return;
+      }
+      this.emit('message', bytes);
+    };
+    ws.onerror = () => {};
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      const wasConnected = this.connected;
+      this.connected = false;
+      this.stopPing();
+      if (wasConnected || ev.code !== 1006) this.emit('close', ev.code, ev.reason);
+      if (this.stopped) return;
+      if (!isRetryableClose(ev.code) && ev.code !== 1000) {
+        this.fail(new ConnectionRefusedError(ev.code, ev.reason));
+        return;
+      }
+      if (this.options.reconnect === false) {
+        this.stopped = true;
+        return;
+      }
+      this.scheduleRetry();
+    };
+  }
+
+  private scheduleRetry(): void {
+    const delay = backoffDelay(this.attempt++, this.options.backoff);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.reconnects++;
+      void this.open();
+    }, delay);
+  }
+
+  private fail(error: ConnectionRefusedError): void {
+    this.stopped = true;
+    this.error = error;
+    this.emit('refused', error);
+  }
+
+  private startPing(): void {
+    const every = this.options.pingIntervalMs ?? 5000;
+    this.sendPing();
+    this.pingTimer = setInterval(() => {
+      // A relay silent for three intervals is gone (a browser cannot see WebSocket-level pings).
+      if (Date.now() - this.lastHeard > every * 3) {
+        this.ws?.close(4000, 'relay silent');
+        this.dropSocket();
+        return;
+      }
+      this.sendPing();
+    }, every);
+    (this.pingTimer as { unref?: () => void }).unref?.();
+  }
+
+  private sendPing(): void {
+    this.send(encodeFrame({ type: FrameType.Ping, seq: this.pingSeq++ & 0xffff, timestamp: Date.now() >>> 0 }));
+  }
+
+  private stopPing(): void {
+    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
+  }
+
+  // Treat a half-open socket as closed now instead of waiting for TCP to notice.
+  private dropSocket(): void {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = undefined;
+    this.connected = false;
+    this.stopPing();
+    this.emit('close', 1006, 'relay silent');
+    if (!this.stopped) this.scheduleRetry();
+  }
+
+  /** Sends bytes if connected; returns false otherwise. */
+  send(bytes: Uint8Array): boolean {
+    const ws = this.ws;
+    if (!ws || !this.connected || ws.readyState !== 1) return false;
+    ws.send(bytes);
+    return true;
+  }
+
+  /** Closes for good (no reconnect). */
+  close(): void {
+    this.stopped = true;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.stopPing();
+    const ws = this.ws;
+    this.ws = undefined;
+    const was = this.connected;
+    this.connected = false;
+    ws?.close(1000, 'client closed');
+    if (was) this.emit('close', 1000, 'client closed');
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+}
+
+/** Appends a query parameter to a URL string. */
+export function withParam(url: string, name: string, value: string): string {
+  return `${url}${url.includes('?') ? '&' : '?'}${name}=${encodeURIComponent(value)}`;
+}
