@@ -24,10 +24,38 @@ function file(path: string, url: URL, type: string): Route {
 // Two levels below the package root both as src/relay/*.ts and as dist/relay/*.js.
 const ROOT = new URL('../../', import.meta.url);
 
-/** Routes for the relay CLI: the browser client module built by `npm run build`. */
+const TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+};
+
+/** Serves the pages in web/ (dashboard, demos) by plain file name; nothing outside that folder. */
+function webPages(): Route {
+  return (req, res) => {
+    const path = (req.url ?? '').split('?')[0]!;
+    const name = path === '/' ? 'index.html' : path.slice(1);
+    const m = /^[a-z0-9][a-z0-9-]*\.(html|css|js|svg|png)$/.exec(name);
+    if (!m) return false;
+    let body: Buffer;
+    try {
+      body = readFileSync(new URL(`web/${name}`, ROOT));
+    } catch {
+      return false;
+    }
+    res.writeHead(200, { 'content-type': TYPES[m[1]!]!, 'cache-control': 'no-cache' });
+    res.end(body);
+    return true;
+  };
+}
+
+/** Routes for the relay CLI: the browser client module built by `npm run build`, and web/ pages. */
 export function relayHttpRoutes(): Route[] {
   return [
     file('/sluice.js', new URL('dist/browser/sluice.js', ROOT), 'text/javascript; charset=utf-8'),
     file('/sluice.js.map', new URL('dist/browser/sluice.js.map', ROOT), 'application/json'),
+    webPages(),
   ];
 }

@@ -34,6 +34,7 @@ export function typedApi(): void {
   const clock = subscribe<{ seconds: number }>('ws://x/stream/clock');
   const metrics = compose({ counter, clock }, ({ counter, clock }) => ({ events: counter.count + clock.seconds, status: 'ok' as const }));
   assertType<Equals<typeof metrics, Derived<{ events: number; status: 'ok' }>>>(true);
+  metrics.close();
   // @ts-expect-error inputs are typed
   compose({ counter }, ({ counter }) => ({ x: counter.missing }));
 
