@@ -2,7 +2,11 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { decodeHexMessage } from './decode-command.js';
+import { addPubCommand } from './pub-command.js';
 import { addRelayCommand } from './relay-command.js';
+import { addRunCommand } from './run-command.js';
+import { addSubCommand } from './sub-command.js';
+import { addTailCommand } from './tail-command.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -12,10 +16,15 @@ function version(): string {
 /** Builds the program; exported so tests can run commands in-process. */
 export function buildProgram(): Command {
   const program = new Command('sluice')
+    .enablePositionalOptions()
     .description('Real-time streaming: publish live state, pixels, audio and logs into channels on a relay.')
     .version(version());
 
   addRelayCommand(program);
+  addRunCommand(program);
+  addTailCommand(program);
+  addPubCommand(program);
+  addSubCommand(program);
 
   program
     .command('decode')

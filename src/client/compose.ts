@@ -69,7 +69,7 @@ export class Derived<T extends object> extends Emitter<{ change: [value: T] }> i
 
   close(): void {
     for (const off of this.offs) off();
-    for (const s of this.published) s.close();
+    for (const s of this.published) void s.close();
   }
 }
 

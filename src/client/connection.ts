@@ -192,8 +192,11 @@ export class Connection extends Emitter<ConnectionEvents> {
     return true;
   }
 
-  /** Closes for good (no reconnect). */
-  close(): void {
+  /**
+   * Closes for good (no reconnect). Frames already sent are delivered before the close; the
+   * promise resolves once the socket has closed (or after `timeoutMs`).
+   */
+  close(timeoutMs = 5000): Promise<void> {
     this.stopped = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.stopPing();
@@ -201,8 +204,17 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.ws = undefined;
     const was = this.connected;
     this.connected = false;
-    ws?.close(1000, 'client closed');
     if (was) this.emit('close', 1000, 'client closed');
+    if (!ws) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      (timer as { unref?: () => void }).unref?.();
+      ws.onclose = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      ws.close(1000, 'client closed');
+    });
   }
 
   get isStopped(): boolean {

@@ -15,3 +15,4 @@ export { backoffDelay } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { ConnectionRefusedError, SchemaValidationError, BadFrameError, RpcError, RelayError } from './errors.js';
 export * from '../protocol/index.js';
+export { AnsiRenderer, ansiToHtml } from './ansi-to-html.js';

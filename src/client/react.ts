@@ -19,7 +19,7 @@ export function useStream<T>(store: Readable<T>): T;
 export function useStream<T>(url: string, options?: SubscribeOptions<T>): T;
 export function useStream<T>(storeOrUrl: Readable<T> | string, options?: SubscribeOptions<T>): T {
   const owned = useMemo(() => (typeof storeOrUrl === 'string' ? subscribe<T>(storeOrUrl, options) : undefined), [storeOrUrl]);
-  useEffect(() => () => owned?.close(), [owned]);
+  useEffect(() => () => void owned?.close(), [owned]);
   const store: Readable<T> = owned ?? (storeOrUrl as Readable<T>);
   return useSyncExternalStore(
     (onChange) => store.subscribe(() => onChange()),

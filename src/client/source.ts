@@ -154,10 +154,11 @@ export class Source<T extends object = Plain> extends Emitter<SourceEvents> {
     this.conn.send(encodeFrame({ type: FrameType.SignalDiff, seq: this.nextSeq(), timestamp: Date.now() >>> 0 }, utf8Encode(JSON.stringify(diff))));
   }
 
-  close(): void {
+  /** Sends pending changes, then closes; resolves once the connection has closed. */
+  close(): Promise<void> {
     this.flush();
     if (this.throttleTimer !== undefined) clearTimeout(this.throttleTimer);
-    this.conn.close();
+    return this.conn.close();
   }
 
   // ------------------------------------------------------------------ internals

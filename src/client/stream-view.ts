@@ -8,7 +8,7 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { applyDeltaInPlace } from '../protocol/delta-codec.js';
 import type { InputEvent } from '../protocol/inputs.js';
 import { LogStream } from '../protocol/control.js';
-import type { LogStreamName } from '../protocol/control.js';
+import type { LogStreamName, WelcomeInfo } from '../protocol/control.js';
 import { applyDiff, diffStates } from '../protocol/merge-patch.js';
 import { decodeMessage, encodeMessage } from '../protocol/message.js';
 import type { Message } from '../protocol/message.js';
@@ -60,6 +60,7 @@ export type StreamViewEvents<T> = {
   truncated: [requested: number, firstAvailable: number];
   media: [message: Message];
   status: [];
+  welcome: [welcome: WelcomeInfo];
   error: [error: SluiceError];
   end: [reason: string];
 };
@@ -89,6 +90,8 @@ export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
   private onlineWaiters: Array<() => void> = [];
   /** Connection id the relay gave this view (0 until welcomed). */
   id = 0;
+  /** The relay's Welcome for the current connection. */
+  welcome: WelcomeInfo | undefined;
   /** Whether the channel's source is connected. */
   sourceOnline = false;
   /** Next log offset (for resuming). */
@@ -237,13 +240,14 @@ export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
     }
   }
 
-  close(): void {
-    this.conn.close();
+  close(): Promise<void> {
+    const closed = this.conn.close();
     for (const [, c] of this.rpcCalls) {
       clearTimeout(c.timer);
       c.reject(new RpcError('closed', 'view closed'));
     }
     this.rpcCalls.clear();
+    return closed;
   }
 
   // ------------------------------------------------------------------ incoming
@@ -271,6 +275,8 @@ export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
     switch (m.kind) {
       case 'welcome':
         this.id = m.welcome.id;
+        this.welcome = m.welcome;
+        this.emit('welcome', m.welcome);
         return;
       case 'source-status':
         this.sourceOnline = m.status.online;

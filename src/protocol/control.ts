@@ -3,7 +3,7 @@
  * JSON ones are validated field by field, because they arrive from untrusted peers.
  *
  *   Hello 0xA0            JSON {token?, select?, resumeFrom?, client?}           client → relay
- *   Welcome 0xA1          JSON {id, channel, role, kind?, heartbeatMs, maxPayload, server}
+ *   Welcome 0xA1          JSON {id, channel, role, kind?, heartbeatMs, maxPayload, server, logNext?}
  *   Error 0xA2            JSON {code, name, message}                              relay → client
  *   Resume 0xA3           offset u64: the next log offset the receiver wants     receiver → relay
  *   RpcCall 0xA4          JSON {id, method, params?}                             receiver → source
@@ -35,6 +35,8 @@ export interface WelcomeInfo {
   heartbeatMs: number;
   maxPayload: number;
   server: string;
+  /** Receivers: the offset the channel's next log record will get (history ends just before it). */
+  logNext?: number;
 }
 export interface ErrorInfo {
   code: number;
@@ -115,6 +117,7 @@ export function validateWelcome(o: JsonObject): WelcomeInfo {
   if (!isNum(o.heartbeatMs) || !isNum(o.maxPayload) || !isStr(o.server)) bad('welcome needs heartbeatMs, maxPayload and server');
   const out: WelcomeInfo = { id: o.id, channel: o.channel, role: o.role as Role, heartbeatMs: o.heartbeatMs, maxPayload: o.maxPayload, server: o.server };
   if (o.kind !== undefined) out.kind = isStr(o.kind) && KINDS.includes(o.kind) ? (o.kind as ChannelKind) : bad('welcome.kind is unknown');
+  if (o.logNext !== undefined) out.logNext = Number.isSafeInteger(o.logNext) && (o.logNext as number) >= 0 ? (o.logNext as number) : bad('welcome.logNext must be a non-negative integer');
   return out;
 }
 

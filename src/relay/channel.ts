@@ -106,7 +106,15 @@ export class Channel implements ChannelSink {
   private welcome(peer: Peer): Uint8Array {
     return encodeMessage({
       kind: 'welcome',
-      welcome: { id: peer.id, channel: this.name, role: peer.role, heartbeatMs: this.ctx.config.heartbeatMs, maxPayload: this.ctx.config.maxPayload, server: SERVER_NAME },
+      welcome: {
+        id: peer.id,
+        channel: this.name,
+        role: peer.role,
+        heartbeatMs: this.ctx.config.heartbeatMs,
+        maxPayload: this.ctx.config.maxPayload,
+        server: SERVER_NAME,
+        ...(peer.role === 'receiver' ? { logNext: this.cache.log.next } : {}),
+      },
     });
   }
 

@@ -22,6 +22,7 @@ import type { RelayConfig } from './config.js';
 import type { Engine } from './engine.js';
 import { MemoryEngine } from './engines/memory-engine.js';
 import { FlushScheduler } from './flush-scheduler.js';
+import { GoWsPeer } from './gows-endpoint.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { SignalPeer, SourcePeer } from './peer.js';
@@ -185,6 +186,7 @@ export class Relay {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    if ((req.url ?? '/').split('?')[0] === '/ws') return this.onGoWsUpgrade(req, socket, head);
     const parsed = parseRoute(req.url ?? '/');
     if (!parsed.ok) {
       return this.refuseUpgrade(req, socket, head, parsed.status === 'not-found' ? CloseCode.NotFound : CloseCode.BadFrame, parsed.message);
@@ -235,6 +237,62 @@ export class Relay {
         }
       }
       this.attach(conn, channel, route);
+    });
+  }
+
+  /** Finds or creates a channel for a go-ws subscription, applying the same limits as a receiver. */
+  private channelForSubscription(name: string): Channel | { error: string; code: number } {
+    let channel = this.channels.get(name);
+    if (!channel) {
+      if (this.channels.size >= this.config.maxChannels) return { error: `channel limit (${this.config.maxChannels}) reached`, code: CloseCode.NoCapacity };
+      channel = new Channel(name, this.ctx);
+      this.channels.set(name, channel);
+      this.totals.channelsCreated++;
+    }
+    if (channel.receivers.size >= this.config.maxReceiversPerChannel) {
+      channel.stats.connectionsRejected++;
+      return { error: `receiver limit (${this.config.maxReceiversPerChannel}) reached for "${name}"`, code: CloseCode.NoCapacity };
+    }
+    return channel;
+  }
+
+  private onGoWsUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const origin = req.headers.origin;
+    if (!originAllowed(this.config.allowedOrigins, origin)) {
+      return this.refuseUpgrade(req, socket, head, CloseCode.NotAllowed, `origin ${origin ?? ''} is not allowed`);
+    }
+    const token = tokenFrom(new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? undefined, req.headers);
+    this.transport.upgrade(req, socket, head, (conn) => {
+      const id = this.nextId++;
+      this.totals.connectionsTotal++;
+      const peer = new GoWsPeer(
+        id,
+        conn,
+        this.log.child({ conn: id, endpoint: '/ws', remote: conn.remoteAddress }),
+        {
+          channelFor: (name) => this.channelForSubscription(name),
+          authorize: async (r) => {
+            try {
+              return await this.authorize(r);
+            } catch {
+              return { ok: false, code: CloseCode.Unauthenticated, reason: 'authorization failed' };
+            }
+          },
+          nextId: () => this.nextId++,
+          scheduler: this.scheduler,
+          maxFramesPerSecond: this.config.maxFramesPerSecond,
+          onFlushed: (channel, frames, bytes) => {
+            channel.stats.framesOut += frames;
+            channel.stats.bytesOut += bytes;
+            this.totals.framesOut += frames;
+            this.totals.bytesOut += bytes;
+          },
+          released: (p) => this.peers.delete(p),
+        },
+        token,
+        req.headers,
+      );
+      this.peers.add(peer);
     });
   }
 

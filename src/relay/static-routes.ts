@@ -51,9 +51,20 @@ function webPages(): Route {
   };
 }
 
-/** Routes for the relay CLI: the browser client module built by `npm run build`, and web/ pages. */
+/** `/process/{id}`: the live terminal view of a streamed process (web/process.html). */
+function processView(): Route {
+  return (req, res) => {
+    if (!/^\/process\/[^/?]+$/.test((req.url ?? '').split('?')[0]!)) return false;
+    res.writeHead(200, { 'content-type': TYPES.html!, 'cache-control': 'no-cache' });
+    res.end(readFileSync(new URL('web/process.html', ROOT)));
+    return true;
+  };
+}
+
+/** Routes for the relay CLI: the browser client module built by `npm run build`, web/ pages and process views. */
 export function relayHttpRoutes(): Route[] {
   return [
+    processView(),
     file('/sluice.js', new URL('dist/browser/sluice.js', ROOT), 'text/javascript; charset=utf-8'),
     file('/sluice.js.map', new URL('dist/browser/sluice.js.map', ROOT), 'application/json'),
     webPages(),

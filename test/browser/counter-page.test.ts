@@ -37,7 +37,7 @@ describe('browser', () => {
     const browser = await launchChromium();
     t.after(async () => {
       await browser.close();
-      src.close();
+      void src.close();
       await relay.close();
     });
     const tab = await browser.newPage();

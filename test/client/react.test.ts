@@ -12,8 +12,8 @@ describe('react binding', () => {
     const src = source(`${relay.url}/source/r`, { initial: { count: 7 } });
     const view = subscribe<{ count: number }>(`${relay.url}/stream/r`);
     t.after(async () => {
-      src.close();
-      view.close();
+      void src.close();
+      void view.close();
       await relay.close();
     });
     await view.when.ready();

@@ -19,8 +19,8 @@ describe('client reconnect', () => {
     const src = source(`ws://127.0.0.1:${port}/source/restart`, { ...opts, initial: { n: 0, history: [] as number[] } });
     const view = subscribe<{ n: number; history: number[] }>(`ws://127.0.0.1:${port}/stream/restart`, opts);
     t.after(async () => {
-      src.close();
-      view.close();
+      void src.close();
+      void view.close();
       await relay.close();
     });
     await until(() => view.get().n === 0 && view.connected, 5000, 'first state');
@@ -55,8 +55,8 @@ describe('client reconnect', () => {
     const lines: string[] = [];
     view.on('log', (r) => lines.push(r.text));
     t.after(() => {
-      src.close();
-      view.close();
+      void src.close();
+      void view.close();
     });
     await until(() => lines.length === 50);
     // Drop the view's connection from the relay side; records keep flowing meanwhile.

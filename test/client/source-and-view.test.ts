@@ -53,8 +53,8 @@ describe('client: source and subscribe', () => {
     const src = source(`${relay.url}/source/view`, { initial: { n: 1, player: { pos: { x: 0, y: 0 }, name: 'a' } } });
     const view = subscribe<{ n: number; player: { pos: { x: number } } }>(`${relay.url}/stream/view`, { pingIntervalMs: 100 });
     t.after(() => {
-      src.close();
-      view.close();
+      void src.close();
+      void view.close();
     });
     await view.when.online();
     await view.when.ready();
@@ -79,8 +79,8 @@ describe('client: source and subscribe', () => {
     const src = source(`${relay.url}/source/sel`, { initial: { a: 1, b: 2, c: { d: 3, e: 4 } } });
     const view = subscribe(`${relay.url}/stream/sel`, { select: ['a', 'c.d'] });
     t.after(() => {
-      src.close();
-      view.close();
+      void src.close();
+      void view.close();
     });
     await view.when.ready();
     assert.deepEqual(view.get(), { a: 1, c: { d: 3 } });
@@ -105,8 +105,8 @@ describe('client: source and subscribe', () => {
     });
     const view = subscribe<{ count: number }>(`${relay.url}/stream/act`);
     t.after(() => {
-      src.close();
-      view.close();
+      void src.close();
+      void view.close();
     });
     await view.when.online();
     view.send({ type: 'inc' });
@@ -124,8 +124,8 @@ describe('client: source and subscribe', () => {
     const src = source(`${relay.url}/source/schema`, { initial: { count: 1 } as Record<string, unknown> });
     const view = subscribe(`${relay.url}/stream/schema`, { schema });
     t.after(() => {
-      src.close();
-      view.close();
+      void src.close();
+      void view.close();
     });
     const errors: unknown[] = [];
     view.on('error', (e) => errors.push(e));
@@ -153,7 +153,7 @@ describe('client: source and subscribe', () => {
     const pub = metrics.publish(`${relay.url}/source/metrics`, { output: ['uptime', 'events', 'status'] });
     const dash = subscribe<{ uptime: number; events: number }>(`${relay.url}/stream/metrics`, { select: ['uptime', 'events'] });
     t.after(() => {
-      for (const x of [counter, clock, stats, c, k, s, dash]) x.close();
+      for (const x of [counter, clock, stats, c, k, s, dash]) void x.close();
       metrics.close();
     });
     await until(() => dash.get().events === 101 && dash.get().uptime === 10, 5000, 'dashboard converges');
@@ -187,8 +187,8 @@ describe('client: source and subscribe', () => {
     const src = source(`${relay.url}/source/px`, { mode: 'pixel' });
     const view = subscribe(`${relay.url}/stream/px`);
     t.after(() => {
-      src.close();
-      view.close();
+      void src.close();
+      void view.close();
     });
     await src.when.online();
     await view.when.online();
