@@ -19,7 +19,8 @@ import type { JsonObject } from '../protocol/utf8.js';
 import type { RelayConfig } from './config.js';
 import type { ChannelSink, Delivery, Engine, EngineChannel, SourceUpdate } from './engine.js';
 import type { FlushScheduler } from './flush-scheduler.js';
-import type { Peer, SignalPeer, SourcePeer } from './peer.js';
+import type { Peer, PeerContext, SignalPeer, SourcePeer } from './peer.js';
+import { SharedBatch } from './shared-batch.js';
 import { makeFilter } from './receiver-peer.js';
 import type { ReceiverFilter , ReceiverPeer} from './receiver-peer.js';
 import { ChannelStats } from './stats.js';
@@ -27,12 +28,16 @@ import type { RelayTotals } from './stats.js';
 
 export const SERVER_NAME = 'sluice/0.1.0';
 
+/** Audience of frames every receiver of a channel gets (filter groups are keyed by strings). */
+const ALL = Symbol('all receivers');
+
 export interface ChannelContext {
   config: RelayConfig;
   totals: RelayTotals;
   scheduler: FlushScheduler;
   engine: Engine;
   log: Logger;
+  peer: PeerContext;
 }
 
 interface FilterGroup {
@@ -73,6 +78,8 @@ export class Channel implements ChannelSink {
   private readonly groups = new Map<string, FilterGroup>();
   /** Encoded catch-up syncs per filter, valid for one state version (1,000 joiners → 1 encode). */
   private readonly syncCache = new Map<string, { version: number; bytes: Uint8Array }>();
+  /** This tick's shared batch per audience: a filter key, or ALL for every receiver. */
+  private readonly batches = new Map<string | symbol, SharedBatch>();
   /** When the source left (or the channel was created): the grace period counts from here. */
   sourceLeftAt = Date.now();
   readonly createdAt = Date.now();
@@ -99,6 +106,19 @@ export class Channel implements ChannelSink {
 
   release(): void {
     this.engineChannel.release();
+  }
+
+  // ---------------------------------------------------------------- shared batches
+
+  /** Appends a frame to this tick's batch for `audience`; returns the batch and the frame's index. */
+  private share(audience: string | symbol, frame: Uint8Array): [SharedBatch, number] {
+    const tick = this.ctx.scheduler.tick;
+    let b = this.batches.get(audience);
+    if (b === undefined || b.tick !== tick) {
+      b = new SharedBatch(tick);
+      this.batches.set(audience, b);
+    }
+    return [b, b.push(frame, this.ctx.peer.frame(frame))];
   }
 
   // ---------------------------------------------------------------- membership
@@ -354,8 +374,14 @@ export class Channel implements ChannelSink {
   }
 
   sourceStatus(online: boolean, since: number): void {
-    const frame = encodeMessage({ kind: 'source-status', status: { online, since } });
-    for (const r of this.receivers.values()) r.enqueue(frame);
+    this.toAll(encodeMessage({ kind: 'source-status', status: { online, since } }));
+  }
+
+  /** Every receiver gets this frame. */
+  private toAll(frame: Uint8Array): void {
+    if (this.receivers.size === 0) return;
+    const [batch, i] = this.share(ALL, frame);
+    for (const r of this.receivers.values()) r.enqueueShared(batch, i);
   }
 
   deliver(d: Delivery): void {
@@ -364,8 +390,7 @@ export class Channel implements ChannelSink {
         return this.deliverDiff(d);
       case 'schema':
       case 'end':
-        for (const r of this.receivers.values()) r.enqueue(d.raw);
-        return;
+        return this.toAll(d.raw);
       case 'picture':
         return this.deliverPicture(d.raw, false);
       case 'delta':
@@ -373,13 +398,16 @@ export class Channel implements ChannelSink {
       case 'log':
         return this.deliverLog(d.raw, d.offset);
       case 'media': {
+        if (this.receivers.size === 0) return;
         const hwm = this.ctx.config.receiverHighWaterBytes;
+        const [batch, i] = this.share(ALL, d.raw);
         for (const r of this.receivers.values()) {
           if (r.queuedBytes > hwm) {
+            r.skipShared(batch);
             r.dropped++;
             this.stats.droppedFrames++;
             this.ctx.totals.droppedFrames++;
-          } else r.enqueue(d.raw);
+          } else r.enqueueShared(batch, i);
         }
         return;
       }
@@ -391,20 +419,22 @@ export class Channel implements ChannelSink {
     let seq = 0;
     let timestamp = 0;
     if (d.raw) ({ seq, timestamp } = readHeader(d.raw));
-    for (const g of this.groups.values()) {
-      let bytes: Uint8Array | undefined;
+    for (const [key, g] of this.groups) {
+      let bytes: Uint8Array;
       if (g.filter === null) bytes = d.raw ?? diffFrame(d.diff, seq, timestamp);
       else {
         const projected = projectDiff(d.diff, g.filter.tree);
         if (Object.keys(projected).length === 0) continue; // touches nothing this group selected
         bytes = diffFrame(projected, seq, timestamp);
       }
+      const [batch, i] = this.share(key, bytes);
       for (const r of g.members) {
         if (r.behind === undefined && r.queuedBytes <= hwm) {
-          r.enqueue(bytes);
+          r.enqueueShared(batch, i);
           continue;
         }
         // Behind: remember what it last got; it receives ONE merged diff once it drains.
+        r.skipShared(batch);
         r.behind ??= d.before;
         r.conflated++;
         this.stats.conflatedDiffs++;
@@ -414,33 +444,40 @@ export class Channel implements ChannelSink {
   }
 
   private deliverPicture(raw: Uint8Array, isDelta: boolean): void {
+    if (this.receivers.size === 0) return;
     const hwm = this.ctx.config.receiverHighWaterBytes;
+    const [batch, i] = this.share(ALL, raw);
     for (const r of this.receivers.values()) {
       if (r.queuedBytes > hwm) {
+        r.skipShared(batch);
         r.needPicture = true;
         r.skipped++;
         this.stats.skippedFrames++;
         this.ctx.totals.skippedFrames++;
       } else if (isDelta && r.needPicture) {
         // It skipped deltas: send the current picture (which already includes this delta).
+        r.skipShared(batch);
         r.enqueue(this.cache.pictureFrame()!);
         r.needPicture = false;
       } else {
-        r.enqueue(raw);
+        r.enqueueShared(batch, i);
         r.needPicture = false;
       }
     }
   }
 
   private deliverLog(raw: Uint8Array, offset: number): void {
+    if (this.receivers.size === 0) return;
     const max = this.ctx.config.logReceiverMaxBytes;
+    const [batch, i] = this.share(ALL, raw);
     for (const r of this.receivers.values()) {
-      if (r.logReplay) continue; // it will read this record from history at its own pace
-      if (r.logCursor !== offset) {
-        this.startLogReplay(r, r.logCursor);
+      if (r.logReplay || r.logCursor !== offset) {
+        r.skipShared(batch);
+        // A replaying receiver reads this record from history at its own pace.
+        if (!r.logReplay) this.startLogReplay(r, r.logCursor);
         continue;
       }
-      r.enqueue(raw);
+      r.enqueueShared(batch, i);
       r.logCursor = offset + 1;
       if (r.queuedBytes > max) {
         this.stats.tooSlowCloses++;

@@ -1,7 +1,8 @@
 /**
  * Per-tick write batching: peers queue frames during an I/O turn, and one flush at setImmediate
- * writes each peer's queue as one corked batch — one syscall per socket per tick instead of one
- * per frame, which is what bounds fan-out throughput.
+ * writes each peer's queue — one socket write per peer per tick instead of one per frame, which
+ * is what bounds fan-out throughput. `tick` names the current batching window, so shared batches
+ * know when a new one starts.
  */
 export interface Flushable {
   flush(): void;
@@ -10,6 +11,8 @@ export interface Flushable {
 export class FlushScheduler {
   private pending: Flushable[] = [];
   private scheduled = false;
+  /** The batching window frames are being collected in now. */
+  tick = 0;
 
   schedule(peer: Flushable): void {
     this.pending.push(peer);
@@ -21,6 +24,7 @@ export class FlushScheduler {
 
   private readonly run = (): void => {
     this.scheduled = false;
+    this.tick++;
     const batch = this.pending;
     this.pending = [];
     for (const p of batch) p.flush();

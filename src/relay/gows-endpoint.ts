@@ -14,8 +14,8 @@ import { isValidChannelName } from '../protocol/channel-name.js';
 import { decodeMessage } from '../protocol/message.js';
 import type { AuthDecision, AuthRequest } from './auth.js';
 import type { Channel } from './channel.js';
-import type { FlushScheduler } from './flush-scheduler.js';
 import { Peer } from './peer.js';
+import type { PeerContext } from './peer.js';
 import { ReceiverPeer } from './receiver-peer.js';
 import type { PeerConnection, PeerHandlers } from './transport.js';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -24,7 +24,7 @@ export interface GoWsHost {
   channelFor(name: string): Channel | { error: string; code: number };
   authorize(req: AuthRequest): Promise<AuthDecision>;
   nextId(): number;
-  scheduler: FlushScheduler;
+  peerContext: PeerContext;
   maxFramesPerSecond: number;
   onFlushed(channel: Channel, frames: number, bytes: number): void;
   /** The /ws connection closed. */
@@ -101,6 +101,10 @@ export function translateFrame(channel: string, bytes: Uint8Array): GoWsMessage[
 /** The per-subscription connection: frames in, JSON text out on the shared socket. */
 class TranslatingConnection implements PeerConnection {
   ended = false;
+  readonly acceptsFramed = false;
+  writeFramed(): void {
+    throw new Error('a translating connection takes protocol frames only');
+  }
   constructor(
     private readonly real: PeerConnection,
     private readonly channel: string,
@@ -148,7 +152,7 @@ export class GoWsPeer extends Peer {
     private readonly token: string | undefined,
     private readonly headers: IncomingHttpHeaders,
   ) {
-    super(id, conn, log, host.scheduler, () => {});
+    super(id, conn, log, host.peerContext, () => {});
     conn.setHandlers({
       message: (data, isBinary) => {
         if (this.closed) return;
@@ -208,7 +212,7 @@ export class GoWsPeer extends Peer {
     if ('error' in channel) return this.reply({ type: 'error', channel: name, data: channel.error, code: channel.code });
     // The channel sends its Error frame (translated) before closing a subscription.
     const conn = new TranslatingConnection(this.conn, name, () => this.unsubscribe(name));
-    const receiver = new ReceiverPeer(this.host.nextId(), conn, this.log.child({ channel: name }), this.host.scheduler, (f, b) => this.host.onFlushed(channel, f, b));
+    const receiver = new ReceiverPeer(this.host.nextId(), conn, this.log.child({ channel: name }), this.host.peerContext, (f, b) => this.host.onFlushed(channel, f, b));
     this.subs.set(name, { channel, receiver, conn });
     channel.attachReceiver(receiver, null, undefined);
   }

@@ -1,17 +1,39 @@
 /**
  * One connection as the relay sees it: a role, a bounded outbound queue measured in bytes, an
  * inbound rate limit and a liveness clock.
+ *
+ * The queue holds private frames and references to ranges of per-tick shared batches. A
+ * reference stays open while the peer takes every frame appended to its batch, so a receiver
+ * that gets all 500 frames of a tick holds ONE queue item and costs ONE socket write.
  */
 import type { Logger } from 'pino';
 import type { Role } from '../protocol/control.js';
 import type { FlushScheduler } from './flush-scheduler.js';
+import type { SharedBatch } from './shared-batch.js';
 import type { PeerConnection } from './transport.js';
+
+/** What peers need from the relay: the flush scheduler and the transport's framing. */
+export interface PeerContext {
+  scheduler: FlushScheduler;
+  /** Frames a protocol message for the transport (e.g. adds the WebSocket header). */
+  frame(payload: Uint8Array): Uint8Array;
+}
+
+interface SharedRef {
+  batch: SharedBatch;
+  from: number;
+  /** Exclusive end; -1 while open (the peer takes frames as they are appended). */
+  to: number;
+}
+
+type QueueItem = Uint8Array | SharedRef;
 
 export abstract class Peer {
   abstract readonly role: Role;
-  private queue: Uint8Array[] = [];
+  private queue: QueueItem[] = [];
   private queueBytes = 0;
   private queued = false;
+  private openRef: SharedRef | undefined;
   /** Time of the last frame or pong from the peer. */
   lastSeen = Date.now();
   framesOut = 0;
@@ -24,7 +46,7 @@ export abstract class Peer {
     readonly id: number,
     readonly conn: PeerConnection,
     readonly log: Logger,
-    private readonly scheduler: FlushScheduler,
+    private readonly ctx: PeerContext,
     /** Called with (frames, bytes) after each flush, for channel stats. */
     private readonly onFlushed: (frames: number, bytes: number) => void,
   ) {}
@@ -34,30 +56,79 @@ export abstract class Peer {
     return this.queueBytes + this.conn.bufferedAmount;
   }
 
-  enqueue(frame: Uint8Array): void {
-    if (this.closed) return;
-    this.queue.push(frame);
-    this.queueBytes += frame.length;
+  private schedule(): void {
     if (!this.queued) {
       this.queued = true;
-      this.scheduler.schedule(this);
+      this.ctx.scheduler.schedule(this);
     }
+  }
+
+  /** Queues a frame for this peer only. */
+  enqueue(frame: Uint8Array): void {
+    if (this.closed) return;
+    this.closeRef();
+    this.queue.push(this.conn.acceptsFramed ? this.ctx.frame(frame) : frame);
+    this.queueBytes += frame.length;
+    this.schedule();
+  }
+
+  /** Queues frame `index` of a shared batch (just appended to it). */
+  enqueueShared(batch: SharedBatch, index: number): void {
+    if (this.closed) return;
+    const ref = this.openRef;
+    if (ref === undefined || ref.batch !== batch || index !== batch.length - 1) {
+      this.closeRef();
+      const fresh: SharedRef = { batch, from: index, to: -1 };
+      this.queue.push(fresh);
+      this.openRef = fresh;
+    }
+    this.queueBytes += batch.frames[index]!.length;
+    this.schedule();
+  }
+
+  /** Stops an open reference: frames appended to its batch from now on are not for this peer. */
+  skipShared(batch: SharedBatch): void {
+    if (this.openRef?.batch === batch) this.closeRef(batch.length - 1);
+  }
+
+  private closeRef(end?: number): void {
+    const ref = this.openRef;
+    if (ref === undefined) return;
+    ref.to = end ?? ref.batch.length;
+    this.openRef = undefined;
   }
 
   flush(): void {
     this.queued = false;
-    const frames = this.queue;
-    if (frames.length === 0) return;
+    this.closeRef();
+    const items = this.queue;
+    if (items.length === 0) return;
     const bytes = this.queueBytes;
     this.queue = [];
     this.queueBytes = 0;
     if (this.closed || !this.conn.isOpen) return;
-    this.conn.batch(() => {
-      for (const f of frames) this.conn.send(f);
-    });
-    this.framesOut += frames.length;
+    let frames = 0;
+    const conn = this.conn;
+    const write = () => {
+      for (const item of items) {
+        if (item instanceof Uint8Array) {
+          frames++;
+          if (conn.acceptsFramed) conn.writeFramed(item);
+          else conn.send(item);
+          continue;
+        }
+        const { batch, from, to } = item;
+        if (to <= from) continue;
+        frames += to - from;
+        if (conn.acceptsFramed) conn.writeFramed(batch.slice(from, to));
+        else for (let i = from; i < to; i++) conn.send(batch.frames[i]!);
+      }
+    };
+    if (items.length === 1 && conn.acceptsFramed) write();
+    else conn.batch(write);
+    this.framesOut += frames;
     this.bytesOut += bytes;
-    this.onFlushed(frames.length, bytes);
+    this.onFlushed(frames, bytes);
     this.afterFlush();
   }
 
@@ -85,6 +156,7 @@ export abstract class Peer {
     this.closed = true;
     this.queue = [];
     this.queueBytes = 0;
+    this.openRef = undefined;
     this.conn.close(code, reason);
   }
 }

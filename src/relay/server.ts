@@ -76,6 +76,7 @@ export class Relay {
       scheduler: this.scheduler,
       engine: engine ?? new MemoryEngine({ logRetainRecords: this.config.logRetainRecords, logRetainBytes: this.config.logRetainBytes }),
       log: this.log,
+      peer: { scheduler: this.scheduler, frame: this.transport.frame },
     };
     this.metrics = createMetrics(this.totals, () => this.channels.values(), () => this.peers.size);
     this.server = createServer((req, res) => void this.onHttp(req, res));
@@ -279,7 +280,7 @@ export class Relay {
             }
           },
           nextId: () => this.nextId++,
-          scheduler: this.scheduler,
+          peerContext: this.ctx.peer,
           maxFramesPerSecond: this.config.maxFramesPerSecond,
           onFlushed: (channel, frames, bytes) => {
             channel.stats.framesOut += frames;
@@ -316,7 +317,7 @@ export class Relay {
         channel.refuse(old, CloseCode.SourceConflict, 'taken over by a new source');
         channel.detachSource(old);
       }
-      const p = new SourcePeer(id, conn, log, this.scheduler, onFlushed);
+      const p = new SourcePeer(id, conn, log, this.ctx.peer, onFlushed);
       peer = p;
       conn.setHandlers({
         message: (data, isBinary) => {
@@ -331,7 +332,7 @@ export class Relay {
       });
       channel.attachSource(p);
     } else if (route.role === 'receiver') {
-      const r = new ReceiverPeer(id, conn, log, this.scheduler, onFlushed);
+      const r = new ReceiverPeer(id, conn, log, this.ctx.peer, onFlushed);
       peer = r;
       conn.setHandlers({
         message: (data, isBinary) => {
@@ -346,7 +347,7 @@ export class Relay {
       });
       channel.attachReceiver(r, route.select, route.resume);
     } else {
-      const s = new SignalPeer(id, conn, log, this.scheduler, onFlushed);
+      const s = new SignalPeer(id, conn, log, this.ctx.peer, onFlushed);
       peer = s;
       conn.setHandlers({
         message: (data, isBinary) => {

@@ -22,6 +22,10 @@ export interface PeerConnection {
   readonly bufferedAmount: number;
   send(data: Uint8Array): void;
   sendText(text: string): void;
+  /** True when writeFramed() takes bytes produced by Transport.frame() (possibly concatenated). */
+  readonly acceptsFramed: boolean;
+  /** Writes bytes already framed by Transport.frame(), as they are. */
+  writeFramed(bytes: Uint8Array): void;
   /** Runs `fn`, coalescing the sends it makes into as few socket writes as possible. */
   batch(fn: () => void): void;
   close(code: number, reason: string): void;
@@ -31,6 +35,8 @@ export interface PeerConnection {
 }
 
 export interface Transport {
+  /** Frames one protocol message for the wire, so it can be built once and written to many peers. */
+  frame(payload: Uint8Array): Uint8Array;
   /** Completes a WebSocket upgrade on an HTTP `upgrade` event. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, done: (conn: PeerConnection) => void): void;
   close(): void;

@@ -12,13 +12,44 @@ function toBytes(data: RawData): Uint8Array {
   return data;
 }
 
+/**
+ * A server-to-client WebSocket binary frame (FIN, opcode 2, unmasked) around `payload`, per
+ * RFC 6455 §5.2. Built once per message and written to every receiver's socket.
+ */
+export function frameWebSocketBinary(payload: Uint8Array): Uint8Array {
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 0x10000 ? 4 : 10;
+  const out = new Uint8Array(head + n);
+  out[0] = 0x82;
+  if (head === 2) out[1] = n;
+  else if (head === 4) {
+    out[1] = 126;
+    out[2] = n >>> 8;
+    out[3] = n & 0xff;
+  } else {
+    out[1] = 127;
+    const v = new DataView(out.buffer);
+    v.setUint32(2, Math.floor(n / 2 ** 32));
+    v.setUint32(6, n >>> 0);
+  }
+  out.set(payload, head);
+  return out;
+}
+
 class WsConnection implements PeerConnection {
   readonly remoteAddress: string;
+  readonly acceptsFramed: boolean;
   private readonly tcp: Socket | undefined;
   constructor(private readonly ws: WebSocket, req: IncomingMessage) {
     this.remoteAddress = req.socket.remoteAddress ?? '';
     // ws keeps the net.Socket on a private field; it is the only way to cork writes and see 'drain'.
     this.tcp = (ws as unknown as { _socket?: Socket })._socket;
+    this.acceptsFramed = this.tcp !== undefined;
+  }
+  writeFramed(bytes: Uint8Array): void {
+    // ws writes each of its own frames whole and in order to this socket (no compression is
+    // negotiated), so interleaving our pre-built frames with them keeps the stream valid.
+    if (this.ws.readyState === this.ws.OPEN) this.tcp!.write(bytes);
   }
   get isOpen(): boolean {
     return this.ws.readyState === this.ws.OPEN;
@@ -69,6 +100,7 @@ class WsConnection implements PeerConnection {
 export function createWsTransport(options: { maxPayload: number }): Transport {
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, perMessageDeflate: false, clientTracking: false });
   return {
+    frame: frameWebSocketBinary,
     upgrade(req, socket: Duplex, head, done) {
       wss.handleUpgrade(req, socket, head, (ws) => done(new WsConnection(ws, req)));
     },

@@ -63,19 +63,19 @@ describe('select at the relay', () => {
     const rs = await Promise.all([1, 2, 3].map(() => TestPeer.connect(`${relay.url}/stream/share?select=a`)));
     await Promise.all(rs.map((r) => r.next('signal-sync')));
     const ch = relay.channels.get('share')!;
-    // Observe the queued buffers: the same Uint8Array instance goes to every member of the group.
+    // Observe what is queued: every member of the group references the same framed bytes.
     const seen: Uint8Array[] = [];
     for (const r of ch.receivers.values()) {
-      const orig = r.enqueue.bind(r);
-      r.enqueue = (f: Uint8Array) => {
-        seen.push(f);
-        orig(f);
+      const orig = r.enqueueShared.bind(r);
+      r.enqueueShared = (batch, index) => {
+        seen.push(batch.framed[index]!);
+        orig(batch, index);
       };
     }
     src.send({ kind: 'signal-diff', diff: { a: 1, b: 1 } });
     await Promise.all(rs.map((r) => r.next('signal-diff')));
     assert.equal(seen.length, 3);
-    assert.ok(seen.every((f) => f === seen[0]), 'one encoded buffer shared by the group');
+    assert.ok(seen.every((f) => f === seen[0]), 'one encoded, framed buffer shared by the group');
     src.close();
     for (const r of rs) r.close();
   });
