@@ -110,15 +110,27 @@ export class Channel implements ChannelSink {
 
   // ---------------------------------------------------------------- shared batches
 
-  /** Appends a frame to this tick's batch for `audience`; returns the batch and the frame's index. */
-  private share(audience: string | symbol, frame: Uint8Array): [SharedBatch, number] {
-    const tick = this.ctx.scheduler.tick;
-    let b = this.batches.get(audience);
-    if (b === undefined || b.tick !== tick) {
-      b = new SharedBatch(tick);
+  /** This tick's batch for `audience`, if frames already went to it this tick. */
+  private currentBatch(audience: string | symbol): SharedBatch | undefined {
+    const b = this.batches.get(audience);
+    return b !== undefined && b.tick === this.ctx.scheduler.tick ? b : undefined;
+  }
+
+  /** Appends a frame to this tick's batch for `audience`; returns the batch, the frame's index and whether the batch is new. */
+  private share(audience: string | symbol, frame: Uint8Array): [SharedBatch, number, boolean] {
+    let b = this.currentBatch(audience);
+    const fresh = b === undefined;
+    if (b === undefined) {
+      b = new SharedBatch(this.ctx.scheduler.tick);
       this.batches.set(audience, b);
     }
-    return [b, b.push(frame, this.ctx.peer.frame(frame))];
+    return [b, b.push(frame, this.ctx.peer.frame(frame)), fresh];
+  }
+
+  /** A receiver that (re)enters its group mid-tick follows the rest of the tick's frames. */
+  private followGroup(r: ReceiverPeer): void {
+    const b = this.currentBatch(r.filterKey);
+    if (b) r.joinShared(b);
   }
 
   // ---------------------------------------------------------------- membership
@@ -170,6 +182,8 @@ export class Channel implements ChannelSink {
     if (cache.hasPicture) r.enqueue(cache.pictureFrame()!);
     if (resume !== undefined || cache.log.next > 0) this.startLogReplay(r, resume ?? cache.log.first);
     else r.logCursor = cache.log.next;
+    // Diffs later in this tick come after the catch-up sync.
+    this.followGroup(r);
   }
 
   detachReceiver(r: ReceiverPeer): void {
@@ -196,6 +210,12 @@ export class Channel implements ChannelSink {
     g.members.add(r);
   }
 
+  /** Leaves the current group's batch for the rest of the tick (e.g. before a filter change). */
+  private leaveGroupBatch(r: ReceiverPeer): void {
+    const b = this.currentBatch(r.filterKey);
+    if (b) r.skipShared(b);
+  }
+
   private leaveGroup(r: ReceiverPeer): void {
     const key = r.filterKey;
     const g = this.groups.get(key);
@@ -218,12 +238,14 @@ export class Channel implements ChannelSink {
   }
 
   private setFilter(r: ReceiverPeer, select: string[] | null): void {
+    this.leaveGroupBatch(r);
     this.leaveGroup(r);
     r.filter = makeFilter(select);
     this.joinGroup(r);
     // A new filter gets a fresh projected sync; anything it was behind on is covered by it.
     r.behind = undefined;
     if (this.cache.hasState) r.enqueue(this.catchUpSync(r.filter));
+    this.followGroup(r);
   }
 
   // ---------------------------------------------------------------- inbound
@@ -427,19 +449,24 @@ export class Channel implements ChannelSink {
         if (Object.keys(projected).length === 0) continue; // touches nothing this group selected
         bytes = diffFrame(projected, seq, timestamp);
       }
-      const [batch, i] = this.share(key, bytes);
-      for (const r of g.members) {
-        if (r.behind === undefined && r.queuedBytes <= hwm) {
-          r.enqueueShared(batch, i);
-          continue;
+      const [batch, i, fresh] = this.share(key, bytes);
+      if (fresh) {
+        // Once per tick and group: who is live follows the batch (later frames of the tick
+        // cost O(1) whatever the number of receivers); who is behind sits the tick out.
+        for (const r of g.members) {
+          if (r.behind === undefined && r.queuedBytes <= hwm) {
+            r.enqueueShared(batch, i);
+            continue;
+          }
+          // Behind: remember what it last got; it receives ONE merged diff once it drains.
+          r.skipShared(batch);
+          r.behind ??= d.before;
+          r.conflated++;
+          batch.behind++;
         }
-        // Behind: remember what it last got; it receives ONE merged diff once it drains.
-        r.skipShared(batch);
-        r.behind ??= d.before;
-        r.conflated++;
-        this.stats.conflatedDiffs++;
-        this.ctx.totals.conflatedDiffs++;
       }
+      this.stats.conflatedDiffs += batch.behind;
+      this.ctx.totals.conflatedDiffs += batch.behind;
     }
   }
 
@@ -523,6 +550,8 @@ export class Channel implements ChannelSink {
       r.behind = undefined;
       const projected = r.filter ? projectDiff(diff, r.filter.tree) : diff;
       if (Object.keys(projected).length > 0) r.enqueue(diffFrame(projected));
+      // The merged diff covers the state up to now; the rest of this tick follows it.
+      this.followGroup(r);
     }
     if (r.needPicture) {
       const pf = this.cache.pictureFrame();

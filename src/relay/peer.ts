@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { Role } from '../protocol/control.js';
 import type { FlushScheduler } from './flush-scheduler.js';
-import type { SharedBatch } from './shared-batch.js';
+import type { BatchFollower, SharedBatch } from './shared-batch.js';
 import type { PeerConnection } from './transport.js';
 
 /** What peers need from the relay: the flush scheduler and the transport's framing. */
@@ -28,7 +28,7 @@ interface SharedRef {
 
 type QueueItem = Uint8Array | SharedRef;
 
-export abstract class Peer {
+export abstract class Peer implements BatchFollower {
   abstract readonly role: Role;
   private queue: QueueItem[] = [];
   private queueBytes = 0;
@@ -66,29 +66,59 @@ export abstract class Peer {
   /** Queues a frame for this peer only. */
   enqueue(frame: Uint8Array): void {
     if (this.closed) return;
-    this.closeRef();
+    this.interruptRef();
     this.queue.push(this.conn.acceptsFramed ? this.ctx.frame(frame) : frame);
     this.queueBytes += frame.length;
     this.schedule();
   }
 
-  /** Queues frame `index` of a shared batch (just appended to it). */
+  /**
+   * Follows a shared batch from frame `index` on: this frame and every frame appended to the
+   * batch later in the tick are this peer's, until skipShared() or another frame interrupts.
+   */
   enqueueShared(batch: SharedBatch, index: number): void {
     if (this.closed) return;
     const ref = this.openRef;
-    if (ref === undefined || ref.batch !== batch || index !== batch.length - 1) {
-      this.closeRef();
-      const fresh: SharedRef = { batch, from: index, to: -1 };
-      this.queue.push(fresh);
-      this.openRef = fresh;
-    }
-    this.queueBytes += batch.frames[index]!.length;
+    if (ref !== undefined && ref.batch === batch) return; // already following it
+    this.interruptRef();
+    const fresh: SharedRef = { batch, from: index, to: -1 };
+    this.queue.push(fresh);
+    this.openRef = fresh;
+    this.queueBytes += batch.frames[index]?.length ?? 0;
     this.schedule();
   }
 
-  /** Stops an open reference: frames appended to its batch from now on are not for this peer. */
+  /** Follows a shared batch from its next frame on (a peer that joins an audience mid-tick). */
+  joinShared(batch: SharedBatch): void {
+    this.skippedBatches?.delete(batch);
+    if (this.closed || this.openRef?.batch === batch) return;
+    this.interruptRef();
+    const fresh: SharedRef = { batch, from: batch.length, to: -1 };
+    this.queue.push(fresh);
+    this.openRef = fresh;
+    this.schedule();
+  }
+
+  /** Called by a batch when this peer was interrupted and the batch got its next frame. */
+  resumeShared(batch: SharedBatch, index: number): void {
+    if (this.skippedBatches?.has(batch)) return; // it left this audience for the tick (behind)
+    this.enqueueShared(batch, index);
+  }
+
+  /** Stops following a batch: frames appended to it from now on are not for this peer. */
   skipShared(batch: SharedBatch): void {
+    // Weak: a receiver that stays behind is never flushed, and must not pin every tick's frames.
+    (this.skippedBatches ??= new WeakSet()).add(batch);
     if (this.openRef?.batch === batch) this.closeRef(batch.length - 1);
+  }
+  private skippedBatches: WeakSet<SharedBatch> | undefined;
+
+  /** Ends the open reference here; the batch re-attaches this peer at its next frame. */
+  private interruptRef(): void {
+    const ref = this.openRef;
+    if (ref === undefined) return;
+    this.closeRef();
+    ref.batch.waiters.push(this);
   }
 
   private closeRef(end?: number): void {
@@ -101,18 +131,20 @@ export abstract class Peer {
   flush(): void {
     this.queued = false;
     this.closeRef();
+    this.skippedBatches = undefined;
     const items = this.queue;
     if (items.length === 0) return;
-    const bytes = this.queueBytes;
     this.queue = [];
     this.queueBytes = 0;
     if (this.closed || !this.conn.isOpen) return;
     let frames = 0;
+    let bytes = 0;
     const conn = this.conn;
     const write = () => {
       for (const item of items) {
         if (item instanceof Uint8Array) {
           frames++;
+          bytes += item.length;
           if (conn.acceptsFramed) conn.writeFramed(item);
           else conn.send(item);
           continue;
@@ -120,8 +152,15 @@ export abstract class Peer {
         const { batch, from, to } = item;
         if (to <= from) continue;
         frames += to - from;
-        if (conn.acceptsFramed) conn.writeFramed(batch.slice(from, to));
-        else for (let i = from; i < to; i++) conn.send(batch.frames[i]!);
+        if (conn.acceptsFramed) {
+          const slice = batch.slice(from, to);
+          bytes += slice.length;
+          conn.writeFramed(slice);
+        } else
+          for (let i = from; i < to; i++) {
+            bytes += batch.frames[i]!.length;
+            conn.send(batch.frames[i]!);
+          }
       }
     };
     if (items.length === 1 && conn.acceptsFramed) write();

@@ -3,7 +3,16 @@
  * concatenated once: each receiver then writes one slice of the same buffer. This is what makes
  * fan-out cost one socket write per receiver per tick, whatever the number of frames.
  */
+/** A peer whose open reference into a batch was interrupted, to be re-opened on the next append. */
+export interface BatchFollower {
+  resumeShared(batch: SharedBatch, index: number): void;
+}
+
 export class SharedBatch {
+  /** Members of the audience that are behind this tick (each appended frame is conflated for them). */
+  behind = 0;
+  /** Followers interrupted since the last append; they re-join at the next frame. */
+  waiters: BatchFollower[] = [];
   /** Protocol frames, as produced (for connections that need them one by one). */
   readonly frames: Uint8Array[] = [];
   /** The same frames, framed for the transport. */
@@ -18,13 +27,22 @@ export class SharedBatch {
     return this.frames.length;
   }
 
-  /** Appends a frame; returns its index. */
+  /**
+   * Appends a frame; returns its index. Open references take it implicitly; interrupted
+   * followers are re-attached from this frame on.
+   */
   push(frame: Uint8Array, framed: Uint8Array): number {
     this.frames.push(frame);
     this.framed.push(framed);
     this.offsets.push(this.offsets[this.offsets.length - 1]! + framed.length);
     this.joined = undefined;
-    return this.frames.length - 1;
+    const index = this.frames.length - 1;
+    if (this.waiters.length > 0) {
+      const w = this.waiters;
+      this.waiters = [];
+      for (const f of w) f.resumeShared(this, index);
+    }
+    return index;
   }
 
   /** Transport bytes of frames [from, to), as one buffer (a view into the shared concatenation). */

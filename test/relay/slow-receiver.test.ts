@@ -93,6 +93,7 @@ describe('slow receivers', () => {
     await Promise.all(fast.map((p) => p.until(() => p.state.seq === seq, 15_000, 'fast receivers keep up')));
     peakRss = Math.max(peakRss, await rss());
     const stalledLive = await live(); // the slow receiver is still not reading here
+    if (process.env.DEBUG_SLOW) t.diagnostic(JSON.stringify(((await (await fetch(`${relay.http}/api/stats`)).json()) as { channels: Array<{ lag: unknown }> }).channels[0]!.lag));
 
     // Phase 2: it reads again and must hold exactly the current state.
     slow.resumeReading();
