@@ -51,13 +51,31 @@ const digitsAt = (p: Uint8Array, at: number) => {
 };
 const noHandshake = async () => {};
 
-/** Sluice: the source publishes SignalDiff frames of 100 bytes (16-byte header + JSON). */
+/**
+ * Sluice: the source publishes SignalDiff frames of 100 bytes (16-byte header + JSON). Receivers
+ * connect as the SDK does, with `?batch=1`: the relay may pack a turn's frames into one Batch
+ * message, which is counted frame by frame.
+ */
+const sluiceFrames = (p: Uint8Array): [count: number, lastStart: number] => {
+  if (p[0] !== FrameType.Batch) return p[0] === FrameType.SignalDiff ? [1, 0] : [0, -1];
+  let n = 0;
+  let last = -1;
+  for (let at = 16; at + 16 <= p.length; ) {
+    const len = p[at + 12]! | (p[at + 13]! << 8) | (p[at + 14]! << 16) | (p[at + 15]! << 24);
+    if (p[at] === FrameType.SignalDiff) {
+      n++;
+      last = at;
+    }
+    at += 16 + len;
+  }
+  return [n, last];
+};
 const sluice: Adapter = {
-  receiverPath: '/stream/bench',
+  receiverPath: '/stream/bench?batch=1',
   sourcePath: '/source/bench',
   handshake: noHandshake,
-  count: (op, p) => (op === 2 && p[0] === FrameType.SignalDiff ? 1 : 0),
-  lastIndex: (_op, p) => digitsAt(p, 16 + 5), // {"n":<index>
+  count: (op, p) => (op === 2 ? sluiceFrames(p)[0] : 0),
+  lastIndex: (_op, p) => digitsAt(p, sluiceFrames(p)[1] + 16 + 5), // {"n":<index>
   control: noControl,
   send: (c, i) => {
     // {"n":123,"p":"xxx…"} padded so that header + JSON = 100 bytes

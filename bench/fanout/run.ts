@@ -181,16 +181,18 @@ async function main(): Promise<void> {
     }
     const sl = rows.find((r) => r.target === 'sluice');
     console.log(`## N = ${n.toLocaleString('en-US')} receivers\n`);
-    console.log('| system | delivered msgs/s | Sluice ÷ system | server CPU % | load CPU % | saturated | p50 ms @200/s | p99 ms @200/s | server CPU % @200/s | server RSS MB | RSS / idle receiver KB |');
-    console.log('|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|');
+    console.log('| system | delivered msgs/s | Sluice ÷ system | server CPU % | deliveries per server CPU-second | Sluice ÷ system (per CPU-s) | load CPU % | saturated | p50 ms @200/s | p99 ms @200/s | server CPU % @200/s | server RSS MB | RSS / idle receiver KB |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|');
+    const perCpu = (r: Row) => r.saturation.perSecond / (r.serverCpuPercent / 100);
     for (const r of rows) {
       if (r.error) {
-        console.log(`| ${r.target} | error: ${r.error.slice(0, 80)} | | | | | | | | | |`);
+        console.log(`| ${r.target} | error: ${r.error.slice(0, 80)} | | | | | | | | | | | |`);
         continue;
       }
       const ratio = sl && !sl.error && r.target !== 'sluice' ? `${(sl.saturation.perSecond / r.saturation.perSecond).toFixed(2)}×` : '';
+      const cpuRatio = sl && !sl.error && r.target !== 'sluice' ? `${(perCpu(sl) / perCpu(r)).toFixed(2)}×` : '';
       console.log(
-        `| ${r.target} | ${mps(r.saturation.perSecond)} | ${ratio} | ${fmt(r.serverCpuPercent)} | ${fmt(r.saturation.loadCpuPercent)} | ${r.saturated} | ${fmt(r.latency.p50, 2)} | ${fmt(r.latency.p99, 2)} | ${fmt(r.latencyServerCpuPercent)} | ${fmt(r.serverRssMb, 1)} | ${fmt(r.idleRssPerReceiverKb, 1)} |`,
+        `| ${r.target} | ${mps(r.saturation.perSecond)} | ${ratio} | ${fmt(r.serverCpuPercent)} | ${mps(perCpu(r))} | ${cpuRatio} | ${fmt(r.saturation.loadCpuPercent)} | ${r.saturated} | ${fmt(r.latency.p50, 2)} | ${fmt(r.latency.p99, 2)} | ${fmt(r.latencyServerCpuPercent)} | ${fmt(r.serverRssMb, 1)} | ${fmt(r.idleRssPerReceiverKb, 1)} |`,
       );
     }
     const lost = rows.filter((r) => !r.error && r.latency.samples < r.latency.expected);

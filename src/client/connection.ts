@@ -6,6 +6,7 @@
 import { CloseCode, isRetryableClose } from '../protocol/close-codes.js';
 import { FrameType } from '../protocol/frame-codes.js';
 import { encodeFrame, readHeader } from '../protocol/header.js';
+import { splitBatch } from '../protocol/message.js';
 import { backoffDelay } from './backoff.js';
 import type { BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
@@ -109,6 +110,17 @@ export class Connection extends Emitter<ConnectionEvents> {
           this.latencyMs = rtt;
           this.emit('latency', rtt);
         }
+        return;
+      }
+      if (bytes[0] === FrameType.Batch && bytes.length >= 16 && (bytes[1]! & 0x01) === 0) {
+        let frames: Uint8Array[];
+        try {
+          frames = splitBatch(bytes.subarray(16), { maxPayload: 1 << 30 });
+        } catch {
+          this.emit('message', bytes); // let the consumer report the bad frame
+          return;
+        }
+        for (const f of frames) this.emit('message', f);
         return;
       }
       this.emit('message', bytes);

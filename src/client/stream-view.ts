@@ -31,6 +31,8 @@ export interface SubscribeOptions<T> extends ConnectionOptions {
   resumeFrom?: number;
   /** RPC timeout (ms). Default 10000. */
   rpcTimeoutMs?: number;
+  /** Let the relay pack a turn's messages into one Batch message (fewer, larger writes). Default true. */
+  batch?: boolean;
 }
 
 export interface PixelFrame {
@@ -128,6 +130,7 @@ export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
 
   private urlWithQuery(url: string): string {
     let u = url;
+    if (this.options.batch !== false) u = withParam(u, 'batch', '1');
     if (this.select) u = withParam(u, 'select', this.select.join(','));
     if (this.logOffset > 0) u = withParam(u, 'resume', String(this.logOffset));
     return u;

@@ -27,6 +27,8 @@ export const FrameType = {
   LogRecord: 0xa6,
   SourceStatus: 0xa7,
   HistoryTruncated: 0xa8,
+  /** Several complete messages in one (relay → receivers that asked with `?batch=1`). */
+  Batch: 0xa9,
   Keyframe: 0xf0,
   Pong: 0xfd,
   Ping: 0xfe,

@@ -85,6 +85,7 @@ export type Message = MessageBase &
     | { kind: 'source-status'; status: SourceStatusInfo }
     | { kind: 'history-truncated'; requested: number; firstAvailable: number }
     | { kind: 'input'; event: InputEvent }
+    | { kind: 'batch'; frames: Uint8Array[] }
   );
 
 export type MessageKind = Message['kind'];
@@ -172,7 +173,42 @@ function parts(m: Message): [type: number, flags: number, width: number, height:
       return [FrameType.HistoryTruncated, 0, 0, 0, u64Payload(m.requested, m.firstAvailable)];
     case 'input':
       return [inputTypeOf(m.event), Flag.Input, 0, 0, encodeInputPayload(m.event)];
+    case 'batch':
+      return [FrameType.Batch, 0, 0, 0, concatFrames(m.frames)];
   }
+}
+
+function concatFrames(frames: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const f of frames) n += f.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const f of frames) {
+    out.set(f, at);
+    at += f.length;
+  }
+  return out;
+}
+
+/**
+ * Splits a Batch payload into its messages (views, no copy). Each must have a valid header, fit
+ * exactly, and not be a Batch itself; the messages' own payloads are checked when decoded.
+ */
+export function splitBatch(payload: Uint8Array, options?: DecodeOptions): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let at = 0;
+  while (at < payload.length) {
+    if (payload.length - at < HEADER_SIZE) throw new ProtocolError('bad-payload', 'Batch ends inside a message header');
+    const len = new DataView(payload.buffer, payload.byteOffset + at + 12, 4).getUint32(0, true);
+    if (at + HEADER_SIZE + len > payload.length) throw new ProtocolError('bad-payload', 'Batch ends inside a message');
+    const frame = payload.subarray(at, at + HEADER_SIZE + len);
+    decodeHeader(frame, options);
+    if (frame[0] === FrameType.Batch && (frame[1]! & Flag.Input) === 0) throw new ProtocolError('bad-payload', 'Batch inside a Batch');
+    out.push(frame);
+    at += HEADER_SIZE + len;
+  }
+  if (out.length === 0) throw new ProtocolError('bad-payload', 'empty Batch');
+  return out;
 }
 
 /** Encodes a message into one self-contained buffer (header + payload). */
@@ -295,6 +331,8 @@ function decodeBody(type: number, flags: number, w: number, h: number, p: Uint8A
     }
     case FrameType.SourceStatus:
       return { kind: 'source-status', status: validateSourceStatus(decodeJsonObject(p, 'SourceStatus')) };
+    case FrameType.Batch:
+      return { kind: 'batch', frames: splitBatch(p) };
     case FrameType.HistoryTruncated: {
       if (p.length !== 16) throw new ProtocolError('bad-payload', 'HistoryTruncated payload is two u64 (16 bytes)');
       const v = new DataView(p.buffer, p.byteOffset, 16);

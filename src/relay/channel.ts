@@ -254,7 +254,7 @@ export class Channel implements ChannelSink {
   refuse(peer: Peer, code: number, message: string): void {
     if (peer.closed) return;
     this.ctx.totals.countClose(closeCodeInfo(code).name);
-    peer.log.debug({ code, message }, 'refusing peer');
+    if (this.ctx.log.isLevelEnabled('debug')) peer.log.debug({ code, message }, 'refusing peer');
     peer.enqueue(errorFrame(code, message));
     peer.close(code, message);
   }

@@ -148,11 +148,12 @@ export class GoWsPeer extends Peer {
     id: number,
     conn: PeerConnection,
     log: Logger,
+    bindings: () => Record<string, unknown>,
     private readonly host: GoWsHost,
     private readonly token: string | undefined,
     private readonly headers: IncomingHttpHeaders,
   ) {
-    super(id, conn, log, host.peerContext, () => {});
+    super(id, conn, log, bindings, host.peerContext, () => {});
     conn.setHandlers({
       message: (data, isBinary) => {
         if (this.closed) return;
@@ -212,7 +213,7 @@ export class GoWsPeer extends Peer {
     if ('error' in channel) return this.reply({ type: 'error', channel: name, data: channel.error, code: channel.code });
     // The channel sends its Error frame (translated) before closing a subscription.
     const conn = new TranslatingConnection(this.conn, name, () => this.unsubscribe(name));
-    const receiver = new ReceiverPeer(this.host.nextId(), conn, this.log.child({ channel: name }), this.host.peerContext, (f, b) => this.host.onFlushed(channel, f, b));
+    const receiver = new ReceiverPeer(this.host.nextId(), conn, this.log, () => ({ channel: name }), this.host.peerContext, (f, b) => this.host.onFlushed(channel, f, b));
     this.subs.set(name, { channel, receiver, conn });
     channel.attachReceiver(receiver, null, undefined);
   }

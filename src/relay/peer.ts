@@ -39,17 +39,28 @@ export abstract class Peer implements BatchFollower {
   framesOut = 0;
   bytesOut = 0;
   closed = false;
+  /** Accepts Batch messages: a tick's shared frames go out as one transport message. */
+  batching = false;
   private windowStart = 0;
   private windowCount = 0;
+
+  private childLog: Logger | undefined;
 
   constructor(
     readonly id: number,
     readonly conn: PeerConnection,
-    readonly log: Logger,
+    /** The relay's logger and this connection's bindings; the child logger is made on first use. */
+    private readonly parentLog: Logger,
+    private readonly bindings: () => Record<string, unknown>,
     private readonly ctx: PeerContext,
     /** Called with (frames, bytes) after each flush, for channel stats. */
     private readonly onFlushed: (frames: number, bytes: number) => void,
   ) {}
+
+  /** This connection's logger (a pino child with its bindings), created lazily: idle peers cost no logger. */
+  get log(): Logger {
+    return (this.childLog ??= this.parentLog.child(this.bindings()));
+  }
 
   /** Bytes waiting for this peer: our queue plus what the socket has not written yet. */
   get queuedBytes(): number {
@@ -153,7 +164,7 @@ export abstract class Peer implements BatchFollower {
         if (to <= from) continue;
         frames += to - from;
         if (conn.acceptsFramed) {
-          const slice = batch.slice(from, to);
+          const slice = this.batching ? batch.sliceBatched(from, to, this.ctx.frame) : batch.slice(from, to);
           bytes += slice.length;
           conn.writeFramed(slice);
         } else

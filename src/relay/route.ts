@@ -10,6 +10,8 @@ export interface Route {
   token: string | undefined;
   /** Log receivers: the next offset wanted (`?resume=N`). */
   resume: number | undefined;
+  /** The receiver accepts Batch messages (`?batch=1`). */
+  batch: boolean;
 }
 
 export type RouteResult = { ok: true; route: Route } | { ok: false; status: 'not-found' | 'bad-request'; message: string };
@@ -48,5 +50,6 @@ export function parseRoute(url: string): RouteResult {
     resume = Number(r);
     if (!Number.isSafeInteger(resume) || resume < 0) return { ok: false, status: 'bad-request', message: 'resume must be a non-negative integer' };
   }
-  return { ok: true, route: { role, channel, select, token: u.searchParams.get('token') ?? undefined, resume } };
+  const batch = u.searchParams.get('batch') === '1';
+  return { ok: true, route: { role, channel, select, token: u.searchParams.get('token') ?? undefined, resume, batch } };
 }

@@ -269,7 +269,8 @@ export class Relay {
       const peer = new GoWsPeer(
         id,
         conn,
-        this.log.child({ conn: id, endpoint: '/ws', remote: conn.remoteAddress }),
+        this.log,
+        () => ({ conn: id, endpoint: '/ws', remote: conn.remoteAddress }),
         {
           channelFor: (name) => this.channelForSubscription(name),
           authorize: async (r) => {
@@ -300,7 +301,8 @@ export class Relay {
   private attach(conn: PeerConnection, channel: Channel, route: Route): void {
     const id = this.nextId++;
     if (this.nextId > 0xffffffff) this.nextId = 1;
-    const log = this.log.child({ conn: id, channel: channel.name, role: route.role, remote: conn.remoteAddress });
+    const log = this.log;
+    const bindings = () => ({ conn: id, channel: channel.name, role: route.role, remote: conn.remoteAddress });
     const onFlushed = (frames: number, bytes: number) => {
       channel.stats.framesOut += frames;
       channel.stats.bytesOut += bytes;
@@ -317,7 +319,7 @@ export class Relay {
         channel.refuse(old, CloseCode.SourceConflict, 'taken over by a new source');
         channel.detachSource(old);
       }
-      const p = new SourcePeer(id, conn, log, this.ctx.peer, onFlushed);
+      const p = new SourcePeer(id, conn, log, bindings, this.ctx.peer, onFlushed);
       peer = p;
       conn.setHandlers({
         message: (data, isBinary) => {
@@ -332,7 +334,8 @@ export class Relay {
       });
       channel.attachSource(p);
     } else if (route.role === 'receiver') {
-      const r = new ReceiverPeer(id, conn, log, this.ctx.peer, onFlushed);
+      const r = new ReceiverPeer(id, conn, log, bindings, this.ctx.peer, onFlushed);
+      r.batching = route.batch;
       peer = r;
       conn.setHandlers({
         message: (data, isBinary) => {
@@ -347,7 +350,7 @@ export class Relay {
       });
       channel.attachReceiver(r, route.select, route.resume);
     } else {
-      const s = new SignalPeer(id, conn, log, this.ctx.peer, onFlushed);
+      const s = new SignalPeer(id, conn, log, bindings, this.ctx.peer, onFlushed);
       peer = s;
       conn.setHandlers({
         message: (data, isBinary) => {
@@ -363,7 +366,7 @@ export class Relay {
       channel.attachSignal(s);
     }
     this.peers.add(peer);
-    log.debug('connected');
+    if (log.isLevelEnabled('debug')) peer.log.debug('connected');
   }
 
   private detach(peer: Peer, channel: Channel, code: number): void {
@@ -373,7 +376,7 @@ export class Relay {
     if (peer instanceof SourcePeer) channel.detachSource(peer);
     else if (peer instanceof ReceiverPeer) channel.detachReceiver(peer);
     else if (peer instanceof SignalPeer) channel.detachSignal(peer);
-    peer.log.debug({ code }, 'disconnected');
+    if (this.log.isLevelEnabled('debug')) peer.log.debug({ code }, 'disconnected');
   }
 
   // ---------------------------------------------------------------- housekeeping

@@ -20,6 +20,7 @@ export class SharedBatch {
   /** offsets[i] = byte offset of framed[i] in the concatenation; offsets[n] = total. */
   readonly offsets: number[] = [0];
   private joined: Uint8Array | undefined;
+  private batched: { from: number; to: number; bytes: Uint8Array } | undefined;
 
   constructor(readonly tick: number) {}
 
@@ -36,6 +37,7 @@ export class SharedBatch {
     this.framed.push(framed);
     this.offsets.push(this.offsets[this.offsets.length - 1]! + framed.length);
     this.joined = undefined;
+    this.batched = undefined;
     const index = this.frames.length - 1;
     if (this.waiters.length > 0) {
       const w = this.waiters;
@@ -43,6 +45,30 @@ export class SharedBatch {
       for (const f of w) f.resumeShared(this, index);
     }
     return index;
+  }
+
+  /**
+   * Frames [from, to) as ONE transport message: a Batch frame wrapping them (for receivers that
+   * asked for batches). The full-range result is built once and shared by every receiver.
+   */
+  sliceBatched(from: number, to: number, frameForTransport: (payload: Uint8Array) => Uint8Array): Uint8Array {
+    if (to - from === 1) return this.framed[from]!;
+    const cached = this.batched;
+    if (cached && cached.from === from && cached.to === to) return cached.bytes;
+    let n = 0;
+    for (let i = from; i < to; i++) n += this.frames[i]!.length;
+    const payload = new Uint8Array(16 + n);
+    const v = new DataView(payload.buffer);
+    v.setUint8(0, 0xa9); // FrameType.Batch
+    v.setUint32(12, n, true);
+    let at = 16;
+    for (let i = from; i < to; i++) {
+      payload.set(this.frames[i]!, at);
+      at += this.frames[i]!.length;
+    }
+    const bytes = frameForTransport(payload);
+    if (from === 0 && to === this.frames.length) this.batched = { from, to, bytes };
+    return bytes;
   }
 
   /** Transport bytes of frames [from, to), as one buffer (a view into the shared concatenation). */

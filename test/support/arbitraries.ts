@@ -25,6 +25,7 @@ export function jsonState(): fc.Arbitrary<JsonObject> {
 
 import type { InputEvent } from '../../src/protocol/inputs.js';
 import type { Message } from '../../src/protocol/message.js';
+import { encodeMessage } from '../../src/protocol/message.js';
 
 const u8 = fc.integer({ min: 0, max: 0xff });
 const u16 = fc.integer({ min: 0, max: 0xffff });
@@ -105,7 +106,11 @@ export function message(): fc.Arbitrary<Message> {
     fc.record({ kind: fc.constant('history-truncated' as const), requested: safeU64, firstAvailable: safeU64 }),
     inputEvent().map((event) => ({ kind: 'input' as const, event })),
   );
-  return fc.tuple(body, u16, fc.integer({ min: 0, max: 0xffffffff }), fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined })).map(
+  const withBatch: fc.Arbitrary<Message> = fc.oneof(
+    { weight: 20, arbitrary: body },
+    { weight: 1, arbitrary: fc.array(body, { minLength: 1, maxLength: 4 }).map((ms) => ({ kind: 'batch' as const, frames: ms.map((m) => encodeMessage(m)) })) },
+  );
+  return fc.tuple(withBatch, u16, fc.integer({ min: 0, max: 0xffffffff }), fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined })).map(
     ([m, seq, timestamp, sender]) => (sender === undefined ? { ...m, seq, timestamp } : { ...m, seq, timestamp, sender }),
   );
 }

@@ -1,5 +1,6 @@
 /** Messages whose exact bytes are pinned in test/fixtures/golden-frames.json and quoted in docs/protocol.md. */
 import type { Message } from '../../src/protocol/message.js';
+import { encodeMessage } from '../../src/protocol/message.js';
 
 export const GOLDEN_CASES: Array<[string, Message]> = [
   ['ping', { kind: 'ping', seq: 1, timestamp: 1000 }],
@@ -38,4 +39,5 @@ export const GOLDEN_CASES: Array<[string, Message]> = [
   ['input-resize', { kind: 'input', event: { input: 'resize', width: 1920, height: 1080, pixelRatio: 2 } }],
   ['input-midi', { kind: 'input', event: { input: 'midi', data: new Uint8Array([0x90, 60, 100]) } }],
   ['input-bci', { kind: 'input', event: { input: 'bci', channels: 1, samples: new Float32Array([1]) } }],
+  ['batch-of-two-diffs', { kind: 'batch', frames: [encodeMessage({ kind: 'signal-diff', seq: 1, diff: { count: 4 } }), encodeMessage({ kind: 'signal-diff', seq: 2, diff: { count: 5 } })] }],
 ];

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { decodeMessage, encodeMessage } from '../../src/protocol/message.js';
+import { decodeMessage, encodeMessage, splitBatch } from '../../src/protocol/message.js';
 import type { Message } from '../../src/protocol/message.js';
 import { applyDiff } from '../../src/protocol/merge-patch.js';
 import type { JsonObject } from '../../src/protocol/utf8.js';
@@ -35,23 +35,40 @@ export class TestPeer {
   private waiters: Array<() => void> = [];
   /** Applied state from syncs and diffs, like a minimal receiver. */
   state: JsonObject = {};
+  /** Batch messages received (each unpacked into `received`). */
+  batches = 0;
+  /** WebSocket messages received. */
+  wsMessages = 0;
 
   private constructor(readonly ws: WebSocket) {
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer, isBinary) => {
+      this.wsMessages++;
       if (!isBinary) {
         this.texts.push(data.toString());
       } else {
         const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
-        let message: Message | undefined;
-        try {
-          message = decodeMessage(bytes, { maxPayload: 64 * 1024 * 1024 });
-        } catch {
-          message = undefined;
+        // A Batch (relay → receivers with ?batch=1) is unpacked: its messages count one by one.
+        let parts: Uint8Array[] = [bytes];
+        if (bytes[0] === 0xa9 && bytes.length > 16) {
+          this.batches++;
+          try {
+            parts = splitBatch(bytes.subarray(16), { maxPayload: 64 * 1024 * 1024 });
+          } catch {
+            parts = [bytes];
+          }
         }
-        if (message?.kind === 'signal-sync') this.state = message.state;
-        if (message?.kind === 'signal-diff') this.state = applyDiff(this.state, message.diff);
-        this.received.push({ bytes, message, at: performance.now() });
+        for (const part of parts) {
+          let message: Message | undefined;
+          try {
+            message = decodeMessage(part, { maxPayload: 64 * 1024 * 1024 });
+          } catch {
+            message = undefined;
+          }
+          if (message?.kind === 'signal-sync') this.state = message.state;
+          if (message?.kind === 'signal-diff') this.state = applyDiff(this.state, message.diff);
+          this.received.push({ bytes: part, message, at: performance.now() });
+        }
       }
       this.wake();
     });
