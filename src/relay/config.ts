@@ -38,6 +38,8 @@ export interface RelayConfig {
   /** Inputs queued for a source that is not reading; past this, inputs are refused with an Error. */
   sourceInputMaxBytes: number;
   sourcePolicy: SourcePolicy;
+  /** Channel patterns (`*` globs) whose policy is `takeover` whatever sourcePolicy says. */
+  takeoverChannels: string[];
   auth: AuthMode;
   /** HS256 secret for `auth: jwt` (or use jwtPublicKey). */
   jwtSecret: string | undefined;
@@ -71,6 +73,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   logRetainBytes: 64 * 1024 * 1024,
   sourceInputMaxBytes: 4 * 1024 * 1024,
   sourcePolicy: 'reject',
+  takeoverChannels: [],
   auth: 'none',
   jwtSecret: undefined,
   jwtPublicKey: undefined,
@@ -110,6 +113,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   { key: 'logRetainBytes', flag: 'log-retain-bytes', env: 'SLUICE_LOG_RETAIN_BYTES', kind: 'int', help: 'bytes a log channel keeps' },
   { key: 'sourceInputMaxBytes', flag: 'source-input-max-bytes', env: 'SLUICE_SOURCE_INPUT_MAX_BYTES', kind: 'int', help: 'inputs queued for a slow source before they are refused' },
   { key: 'sourcePolicy', flag: 'source-policy', env: 'SLUICE_SOURCE_POLICY', kind: 'enum', choices: ['reject', 'takeover'], help: 'a second source is refused (4409) or replaces the first' },
+  { key: 'takeoverChannels', flag: 'takeover-channels', env: 'SLUICE_TAKEOVER_CHANNELS', kind: 'list', help: 'comma-separated channel patterns (* globs) where a new source takes over' },
   { key: 'auth', flag: 'auth', env: 'SLUICE_AUTH', kind: 'enum', choices: ['none', 'jwt'], help: 'connection authorization' },
   { key: 'jwtSecret', flag: 'jwt-secret', env: 'SLUICE_JWT_SECRET', kind: 'string', help: 'HS256 secret for --auth jwt' },
   { key: 'jwtPublicKey', flag: 'jwt-public-key', env: 'SLUICE_JWT_PUBLIC_KEY', kind: 'string', help: 'PEM public key (or @file) for --auth jwt' },

@@ -13,7 +13,7 @@ import type { Registry } from 'prom-client';
 import { CloseCode, closeCodeInfo } from '../protocol/close-codes.js';
 import { HEADER_SIZE } from '../protocol/header.js';
 import { encodeMessage } from '../protocol/message.js';
-import { allowAll, createJwtAuthorize, originAllowed, tokenFrom } from './auth.js';
+import { allowAll, channelMatcher, createJwtAuthorize, originAllowed, tokenFrom } from './auth.js';
 import type { Authorize } from './auth.js';
 import { Channel } from './channel.js';
 import type { ChannelContext } from './channel.js';
@@ -224,7 +224,7 @@ export class Relay {
       channel.stats.connectionsRejected++;
       return this.refuseUpgrade(req, socket, head, CloseCode.NoCapacity, `receiver limit (${this.config.maxReceiversPerChannel}) reached for "${route.channel}"`);
     }
-    if (route.role === 'source' && channel?.source && this.config.sourcePolicy === 'reject') {
+    if (route.role === 'source' && channel?.source && !this.takesOver(route.channel)) {
       channel.stats.connectionsRejected++;
       return this.refuseUpgrade(req, socket, head, CloseCode.SourceConflict, `channel "${route.channel}" already has a source`);
     }
@@ -240,6 +240,14 @@ export class Relay {
       this.attach(conn, channel, route);
     });
   }
+
+  /** The channel's source policy: takeover when the relay's policy says so or the channel matches --takeover-channels. */
+  private takesOver(channel: string): boolean {
+    if (this.config.sourcePolicy === 'takeover') return true;
+    this.takeoverMatcher ??= channelMatcher(this.config.takeoverChannels);
+    return this.takeoverMatcher(channel);
+  }
+  private takeoverMatcher: ((channel: string) => boolean) | undefined;
 
   /** Finds or creates a channel for a go-ws subscription, applying the same limits as a receiver. */
   private channelForSubscription(name: string): Channel | { error: string; code: number } {

@@ -88,6 +88,21 @@ describe('limits and close codes', () => {
     assert.equal(relay.channels.get('two')!.source?.id, (await b.next('welcome')).welcome.id);
   });
 
+  it('applies takeover per channel with --takeover-channels patterns', async (t) => {
+    const relay = await startTestRelay({ takeoverChannels: ['game:*'] });
+    t.after(() => relay.close());
+    const a = await TestPeer.connect(`${relay.url}/source/game:1`);
+    await a.next('welcome');
+    const b = await TestPeer.connect(`${relay.url}/source/game:1`);
+    await b.next('welcome');
+    assert.equal(await a.waitClose(), CloseCode.SourceConflict, 'matching channel: taken over');
+    const c = await TestPeer.connect(`${relay.url}/source/chat`);
+    await c.next('welcome');
+    const d = await TestPeer.connect(`${relay.url}/source/chat`);
+    assert.equal(await d.waitClose(), CloseCode.SourceConflict, 'other channels keep rejecting');
+    assert.equal(c.closeCode, undefined);
+  });
+
   it('pings peers and drops one that stays silent past the idle timeout', async (t) => {
     const relay = await startTestRelay({ heartbeatMs: 100, idleTimeoutMs: 400 });
     t.after(() => relay.close());
