@@ -5,7 +5,7 @@
  * browsers cannot see HTTP statuses of failed upgrades.
  */
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -33,6 +33,13 @@ import type { Route } from './route.js';
 import { RelayTotals } from './stats.js';
 import type { PeerConnection, Transport } from './transport.js';
 import { createWsTransport } from './ws-transport.js';
+
+/** What an upgrade request becomes (see Relay.decideUpgrade). */
+export type UpgradeDecision =
+  | { kind: 'unavailable' }
+  | { kind: 'refuse'; code: number; reason: string }
+  | { kind: 'gows'; token: string | undefined; headers: IncomingHttpHeaders }
+  | { kind: 'peer'; route: Route };
 
 export interface RelayOptions extends Partial<Omit<RelayConfig, 'engine'>> {
   /** Decides every connection; defaults to `--auth` (none, or the built-in JWT check). */
@@ -170,75 +177,73 @@ export class Relay {
 
   // ---------------------------------------------------------------- WebSocket
 
-  /** Completes the handshake only to close with a code a browser can read. */
-  private refuseUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, code: number, reason: string): void {
-    this.totals.connectionsRejected++;
-    this.totals.countClose(closeCodeInfo(code).name);
-    this.log.debug({ url: req.url, code, reason }, 'connection refused');
-    this.transport.upgrade(req, socket, head, (conn) => {
-      conn.send(encodeMessage({ kind: 'error', error: { code, name: closeCodeInfo(code).name, message: reason } }));
-      conn.close(code, reason);
-    });
-  }
-
-  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => socket.destroy());
-    if (this.draining) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
+  /**
+   * Decides what an upgrade request becomes, independently of the socket library: refused with a
+   * close code (after the handshake, so browsers can read it), refused at the HTTP level while
+   * draining, the go-ws endpoint, or a peer of a channel.
+   */
+  async decideUpgrade(url: string, headers: IncomingHttpHeaders, remoteAddress: string): Promise<UpgradeDecision> {
+    if (this.draining) return { kind: 'unavailable' };
+    const refuse = (code: number, reason: string): UpgradeDecision => ({ kind: 'refuse', code, reason });
+    const origin = headers.origin;
+    if (!originAllowed(this.config.allowedOrigins, origin)) return refuse(CloseCode.NotAllowed, `origin ${origin ?? ''} is not allowed`);
+    if (url.split('?')[0] === '/ws') {
+      return { kind: 'gows', token: tokenFrom(new URL(url, 'http://x').searchParams.get('token') ?? undefined, headers), headers };
     }
-    if ((req.url ?? '/').split('?')[0] === '/ws') return this.onGoWsUpgrade(req, socket, head);
-    const parsed = parseRoute(req.url ?? '/');
-    if (!parsed.ok) {
-      return this.refuseUpgrade(req, socket, head, parsed.status === 'not-found' ? CloseCode.NotFound : CloseCode.BadFrame, parsed.message);
-    }
+    const parsed = parseRoute(url);
+    if (!parsed.ok) return refuse(parsed.status === 'not-found' ? CloseCode.NotFound : CloseCode.BadFrame, parsed.message);
     const route = parsed.route;
-    const origin = req.headers.origin;
-    if (!originAllowed(this.config.allowedOrigins, origin)) {
-      return this.refuseUpgrade(req, socket, head, CloseCode.NotAllowed, `origin ${origin ?? ''} is not allowed`);
-    }
     let decision;
     try {
-      decision = await this.authorize({
-        channel: route.channel,
-        role: route.role,
-        token: tokenFrom(route.token, req.headers),
-        headers: req.headers,
-        remoteAddress: req.socket.remoteAddress ?? '',
-      });
+      decision = await this.authorize({ channel: route.channel, role: route.role, token: tokenFrom(route.token, headers), headers, remoteAddress });
     } catch (e) {
       this.log.warn({ err: e }, 'authorize hook threw');
       decision = { ok: false as const, code: CloseCode.Unauthenticated, reason: 'authorization failed' };
     }
-    if (socket.destroyed) return;
-    if (!decision.ok) return this.refuseUpgrade(req, socket, head, decision.code, decision.reason);
-    if (this.draining) return this.refuseUpgrade(req, socket, head, CloseCode.GoingAway, 'relay is shutting down');
-
-    let channel = this.channels.get(route.channel);
-    if (!channel) {
-      if (this.channels.size >= this.config.maxChannels) {
-        return this.refuseUpgrade(req, socket, head, CloseCode.NoCapacity, `channel limit (${this.config.maxChannels}) reached`);
-      }
-    }
+    if (!decision.ok) return refuse(decision.code, decision.reason);
+    if (this.draining) return refuse(CloseCode.GoingAway, 'relay is shutting down');
+    const channel = this.channels.get(route.channel);
+    if (!channel && this.channels.size >= this.config.maxChannels) return refuse(CloseCode.NoCapacity, `channel limit (${this.config.maxChannels}) reached`);
     if (route.role === 'receiver' && channel && channel.receivers.size >= this.config.maxReceiversPerChannel) {
       channel.stats.connectionsRejected++;
-      return this.refuseUpgrade(req, socket, head, CloseCode.NoCapacity, `receiver limit (${this.config.maxReceiversPerChannel}) reached for "${route.channel}"`);
+      return refuse(CloseCode.NoCapacity, `receiver limit (${this.config.maxReceiversPerChannel}) reached for "${route.channel}"`);
     }
     if (route.role === 'source' && channel?.source && !this.takesOver(route.channel)) {
       channel.stats.connectionsRejected++;
-      return this.refuseUpgrade(req, socket, head, CloseCode.SourceConflict, `channel "${route.channel}" already has a source`);
+      return refuse(CloseCode.SourceConflict, `channel "${route.channel}" already has a source`);
     }
-    this.transport.upgrade(req, socket, head, (conn) => {
-      if (!channel) {
-        channel = this.channels.get(route.channel);
-        if (!channel) {
-          channel = new Channel(route.channel, this.ctx);
-          this.channels.set(route.channel, channel);
-          this.totals.channelsCreated++;
-        }
-      }
-      this.attach(conn, channel, route);
-    });
+    return { kind: 'peer', route };
+  }
+
+  /** Wires an upgraded connection according to the decision made for it. */
+  openConnection(conn: PeerConnection, d: Exclude<UpgradeDecision, { kind: 'unavailable' }>): void {
+    if (d.kind === 'refuse') {
+      this.totals.connectionsRejected++;
+      this.totals.countClose(closeCodeInfo(d.code).name);
+      conn.send(encodeMessage({ kind: 'error', error: { code: d.code, name: closeCodeInfo(d.code).name, message: d.reason } }));
+      conn.close(d.code, d.reason);
+      return;
+    }
+    if (d.kind === 'gows') return this.openGoWs(conn, d.token, d.headers);
+    let channel = this.channels.get(d.route.channel);
+    if (!channel) {
+      channel = new Channel(d.route.channel, this.ctx);
+      this.channels.set(d.route.channel, channel);
+      this.totals.channelsCreated++;
+    }
+    this.attach(conn, channel, d.route);
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const d = await this.decideUpgrade(req.url ?? '/', req.headers, req.socket.remoteAddress ?? '');
+    if (socket.destroyed) return;
+    if (d.kind === 'unavailable') {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    if (d.kind === 'refuse') this.log.debug({ url: req.url, code: d.code, reason: d.reason }, 'connection refused');
+    this.transport.upgrade!(req, socket, head, (conn) => this.openConnection(conn, d));
   }
 
   /** The channel's source policy: takeover when the relay's policy says so or the channel matches --takeover-channels. */
@@ -265,45 +270,38 @@ export class Relay {
     return channel;
   }
 
-  private onGoWsUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const origin = req.headers.origin;
-    if (!originAllowed(this.config.allowedOrigins, origin)) {
-      return this.refuseUpgrade(req, socket, head, CloseCode.NotAllowed, `origin ${origin ?? ''} is not allowed`);
-    }
-    const token = tokenFrom(new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? undefined, req.headers);
-    this.transport.upgrade(req, socket, head, (conn) => {
-      const id = this.nextId++;
-      this.totals.connectionsTotal++;
-      const peer = new GoWsPeer(
-        id,
-        conn,
-        this.log,
-        () => ({ conn: id, endpoint: '/ws', remote: conn.remoteAddress }),
-        {
-          channelFor: (name) => this.channelForSubscription(name),
-          authorize: async (r) => {
-            try {
-              return await this.authorize(r);
-            } catch {
-              return { ok: false, code: CloseCode.Unauthenticated, reason: 'authorization failed' };
-            }
-          },
-          nextId: () => this.nextId++,
-          peerContext: this.ctx.peer,
-          maxFramesPerSecond: this.config.maxFramesPerSecond,
-          onFlushed: (channel, frames, bytes) => {
-            channel.stats.framesOut += frames;
-            channel.stats.bytesOut += bytes;
-            this.totals.framesOut += frames;
-            this.totals.bytesOut += bytes;
-          },
-          released: (p) => this.peers.delete(p),
+  private openGoWs(conn: PeerConnection, token: string | undefined, headers: IncomingHttpHeaders): void {
+    const id = this.nextId++;
+    this.totals.connectionsTotal++;
+    const peer = new GoWsPeer(
+      id,
+      conn,
+      this.log,
+      () => ({ conn: id, endpoint: '/ws', remote: conn.remoteAddress }),
+      {
+        channelFor: (name) => this.channelForSubscription(name),
+        authorize: async (r) => {
+          try {
+            return await this.authorize(r);
+          } catch {
+            return { ok: false, code: CloseCode.Unauthenticated, reason: 'authorization failed' };
+          }
         },
-        token,
-        req.headers,
-      );
-      this.peers.add(peer);
-    });
+        nextId: () => this.nextId++,
+        peerContext: this.ctx.peer,
+        maxFramesPerSecond: this.config.maxFramesPerSecond,
+        onFlushed: (channel, frames, bytes) => {
+          channel.stats.framesOut += frames;
+          channel.stats.bytesOut += bytes;
+          this.totals.framesOut += frames;
+          this.totals.bytesOut += bytes;
+        },
+        released: (p) => this.peers.delete(p),
+      },
+      token,
+      headers,
+    );
+    this.peers.add(peer);
   }
 
   private attach(conn: PeerConnection, channel: Channel, route: Route): void {

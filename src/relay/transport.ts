@@ -37,7 +37,7 @@ export interface PeerConnection {
 export interface Transport {
   /** Frames one protocol message for the wire, so it can be built once and written to many peers. */
   frame(payload: Uint8Array): Uint8Array;
-  /** Completes a WebSocket upgrade on an HTTP `upgrade` event. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, done: (conn: PeerConnection) => void): void;
+  /** Completes a WebSocket upgrade on a node:http `upgrade` event (transports that ride on node:http). */
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer, done: (conn: PeerConnection) => void): void;
   close(): void;
 }
