@@ -149,6 +149,7 @@ const nats: Adapter = {
 
 export const ADAPTERS: Record<string, Adapter> = {
   sluice,
+  'sluice-uws': sluice,
   'ws-naive': wsPlain,
   'ws-batched': wsPlain,
   'uws-plain': wsPlain,

@@ -26,7 +26,7 @@ const hasTaskset = existsSync('/usr/bin/taskset');
 const natsBin = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p));
 
 const Ns = (process.env.BENCH_N ?? '100,1000,5000').split(',').map(Number);
-const ALL = ['sluice', 'uws-batched', 'uws-plain', 'ws-batched', 'nats', 'ws-naive', 'socketio'];
+const ALL = ['sluice', 'sluice-uws', 'uws-batched', 'uws-plain', 'ws-batched', 'nats', 'ws-naive', 'socketio'];
 const targets = (process.env.BENCH_TARGETS?.split(',') ?? ALL).filter((t) => t !== 'nats' || natsBin);
 const satMs = Number(process.env.BENCH_SAT_MS ?? 5000);
 
@@ -64,9 +64,9 @@ async function startServer(target: string, port: number): Promise<ChildProcess> 
   let cmd: string;
   let args: string[];
   let ready: RegExp;
-  if (target === 'sluice') {
+  if (target === 'sluice' || target === 'sluice-uws') {
     // The relay as users run it, with the inbound rate limit raised for a saturating source.
-    [cmd, args] = pinned(0, NODE, [join(ROOT, 'bin/sluice.js'), 'relay', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'silent', '--max-frames-per-second', '100000000', '--max-receivers', '1000000']);
+    [cmd, args] = pinned(0, NODE, [join(ROOT, 'bin/sluice.js'), 'relay', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'silent', '--max-frames-per-second', '100000000', '--max-receivers', '1000000', '--transport', target === 'sluice-uws' ? 'uws' : 'ws']);
     ready = /listening on/;
   } else if (target === 'nats') {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-nats-'));

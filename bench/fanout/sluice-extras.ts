@@ -32,9 +32,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function relay(): Promise<{ child: ChildProcess; port: number; stats: (gc?: boolean) => Promise<{ memory: Record<string, number>; totals: Record<string, number> }> }> {
+async function relay(transport: 'ws' | 'uws' = 'ws'): Promise<{ child: ChildProcess; port: number; stats: (gc?: boolean) => Promise<{ memory: Record<string, number>; totals: Record<string, number> }> }> {
   const port = await freePort();
-  const args = ['--expose-gc', `${ROOT}bin/sluice.js`, 'relay', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'silent', '--max-frames-per-second', '100000000', '--max-receivers', '1000000'];
+  const args = ['--expose-gc', `${ROOT}bin/sluice.js`, 'relay', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'silent', '--max-frames-per-second', '100000000', '--max-receivers', '1000000', '--transport', transport];
   const child = existsSync('/usr/bin/taskset') ? spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve) => child.stderr!.on('data', (d: Buffer) => /listening/.test(d.toString()) && resolve()));
   const stats = async (gc = false) => (await (await fetch(`http://127.0.0.1:${port}/api/stats${gc ? '?gc=1' : ''}`)).json()) as { memory: Record<string, number>; totals: Record<string, number> };
@@ -132,8 +132,8 @@ async function selectBytes(): Promise<void> {
   r.child.kill('SIGKILL');
 }
 
-async function idleMemory(): Promise<void> {
-  const r = await relay();
+async function idleMemory(transport: 'ws' | 'uws'): Promise<void> {
+  const r = await relay(transport);
   await sleep(300);
   const before = await r.stats(true);
   const rss0 = rssOf(r.child.pid!);
@@ -144,7 +144,7 @@ async function idleMemory(): Promise<void> {
   const after = await r.stats(true);
   const rss1 = rssOf(r.child.pid!);
   const live = (m: Record<string, number>) => m.heapUsed! + m.external!;
-  console.log('### Memory with 10,000 idle receivers across 100 channels\n\n| measure | total MB | per receiver KB |\n|---|---:|---:|');
+  console.log(`### Memory with 10,000 idle receivers across 100 channels (--transport ${transport})\n\n| measure | total MB | per receiver KB |\n|---|---:|---:|`);
   console.log(`| relay RSS growth | ${((rss1 - rss0) / 1e6).toFixed(1)} | ${((rss1 - rss0) / N / 1024).toFixed(2)} |`);
   console.log(`| live JS heap + external after GC | ${((live(after.memory) - live(before.memory)) / 1e6).toFixed(1)} | ${((live(after.memory) - live(before.memory)) / N / 1024).toFixed(2)} |\n`);
   for (const c of clients) c.close();
@@ -212,6 +212,7 @@ async function slowReceiver(): Promise<void> {
 console.log('## Sluice-only measurements\n');
 await lateJoin();
 await selectBytes();
-await idleMemory();
+await idleMemory('ws');
+await idleMemory('uws');
 await slowReceiver();
 process.exit(0);

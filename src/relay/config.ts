@@ -54,6 +54,8 @@ export interface RelayConfig {
   logLevel: string;
   /** Name of the engine in use (informative; the engine instance is passed to the relay). */
   engine: string;
+  /** Socket layer: `ws` (node:http + ws, no native code) or `uws` (uWebSockets.js, optional package). */
+  transport: 'ws' | 'uws';
 }
 
 export const DEFAULT_CONFIG: RelayConfig = {
@@ -83,6 +85,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
   engine: 'memory',
+  transport: 'ws',
 };
 
 type Kind = 'int' | 'string' | 'list' | 'enum';
@@ -97,6 +100,7 @@ export interface OptionSpec {
 
 /** One row per option: flag, env var, parser and help. */
 export const OPTION_SPECS: OptionSpec[] = [
+  { key: 'transport', flag: 'transport', env: 'SLUICE_TRANSPORT', kind: 'enum', choices: ['ws', 'uws'], help: 'socket layer: ws (pure JS) or uws (uWebSockets.js, optional native package)' },
   { key: 'port', flag: 'port', env: 'SLUICE_PORT', kind: 'int', help: 'TCP port to listen on (0 = any free port)' },
   { key: 'host', flag: 'host', env: 'SLUICE_HOST', kind: 'string', help: 'address to bind' },
   { key: 'maxReceiversPerChannel', flag: 'max-receivers', env: 'SLUICE_MAX_RECEIVERS', kind: 'int', help: 'receivers per channel (then 4509)' },

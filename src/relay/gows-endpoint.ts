@@ -102,6 +102,7 @@ export function translateFrame(channel: string, bytes: Uint8Array): GoWsMessage[
 class TranslatingConnection implements PeerConnection {
   ended = false;
   readonly acceptsFramed = false;
+  readonly concatenable = false;
   writeFramed(): void {
     throw new Error('a translating connection takes protocol frames only');
   }

@@ -163,11 +163,16 @@ export abstract class Peer implements BatchFollower {
         const { batch, from, to } = item;
         if (to <= from) continue;
         frames += to - from;
-        if (conn.acceptsFramed) {
+        if (conn.acceptsFramed && (this.batching || conn.concatenable)) {
           const slice = this.batching ? batch.sliceBatched(from, to, this.ctx.frame) : batch.slice(from, to);
           bytes += slice.length;
           conn.writeFramed(slice);
-        } else
+        } else if (conn.acceptsFramed)
+          for (let i = from; i < to; i++) {
+            bytes += batch.framed[i]!.length;
+            conn.writeFramed(batch.framed[i]!);
+          }
+        else
           for (let i = from; i < to; i++) {
             bytes += batch.frames[i]!.length;
             conn.send(batch.frames[i]!);

@@ -33,6 +33,8 @@ import type { Route } from './route.js';
 import { RelayTotals } from './stats.js';
 import type { PeerConnection, Transport } from './transport.js';
 import { createWsTransport } from './ws-transport.js';
+import { startUwsHost } from './uws-host.js';
+import type { UwsHost } from './uws-host.js';
 
 /** What an upgrade request becomes (see Relay.decideUpgrade). */
 export type UpgradeDecision =
@@ -47,7 +49,8 @@ export interface RelayOptions extends Partial<Omit<RelayConfig, 'engine'>> {
   /** Where channels live; defaults to the in-memory engine. */
   engine?: Engine;
   logger?: Logger;
-  transport?: Transport;
+  /** A socket layer instance riding on node:http (overrides `transport`). */
+  socketTransport?: Transport;
   /** Extra HTTP routes (the client bundle, web views); return true when handled. */
   httpRoutes?: Array<(req: IncomingMessage, res: ServerResponse) => boolean>;
 }
@@ -59,7 +62,8 @@ export class Relay {
   readonly peers = new Set<Peer>();
   readonly log: Logger;
   readonly metrics: Registry;
-  private readonly server: Server;
+  private readonly server: Server | undefined;
+  private uws: UwsHost | undefined;
   private readonly transport: Transport;
   private readonly scheduler = new FlushScheduler();
   private readonly ctx: ChannelContext;
@@ -71,12 +75,13 @@ export class Relay {
   private readonly httpRoutes: Array<(req: IncomingMessage, res: ServerResponse) => boolean>;
 
   private constructor(options: RelayOptions, authorize: Authorize) {
-    const { authorize: _a, engine, logger, transport, httpRoutes, ...config } = options;
+    const { authorize: _a, engine, logger, socketTransport, httpRoutes, ...config } = options;
     this.config = { ...DEFAULT_CONFIG, ...stripUndefined(config), engine: engine?.name ?? 'memory' };
     this.log = logger ?? createLogger(this.config.logLevel);
     this.authorize = authorize;
     this.httpRoutes = httpRoutes ?? [];
-    this.transport = transport ?? createWsTransport({ maxPayload: this.config.maxPayload + HEADER_SIZE + 4 });
+    this.transport =
+      socketTransport ?? (this.config.transport === 'uws' ? { frame: (p: Uint8Array) => p, close() {} } : createWsTransport({ maxPayload: this.config.maxPayload + HEADER_SIZE + 4 }));
     this.ctx = {
       config: this.config,
       totals: this.totals,
@@ -86,8 +91,10 @@ export class Relay {
       peer: { scheduler: this.scheduler, frame: this.transport.frame },
     };
     this.metrics = createMetrics(this.totals, () => this.channels.values(), () => this.peers.size);
-    this.server = createServer((req, res) => void this.onHttp(req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
+    if (this.config.transport !== 'uws' || socketTransport) {
+      this.server = createServer((req, res) => void this.handleHttp(req, res));
+      this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
+    }
   }
 
   /** Starts a relay and resolves once it accepts connections. */
@@ -100,20 +107,27 @@ export class Relay {
         ? await createJwtAuthorize({ secret: cfg.jwtSecret, publicKeyPem: cfg.jwtPublicKey, issuer: cfg.jwtIssuer, audience: cfg.jwtAudience })
         : allowAll);
     const relay = new Relay(options, authorize);
-    await new Promise<void>((resolve, reject) => {
-      relay.server.once('error', reject);
-      relay.server.listen(relay.config.port, relay.config.host, () => {
-        relay.server.off('error', reject);
-        resolve();
+    const server = relay.server;
+    if (server) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(relay.config.port, relay.config.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } else {
+      // uWS drops a connection over its limit without a close code; the relay refuses oversize frames
+      // itself with 1009 first, so uWS gets a looser hard limit.
+      relay.uws = await startUwsHost(relay, relay.config.host, relay.config.port, Math.max(2 * relay.config.maxPayload, relay.config.maxPayload + (1 << 20)) + HEADER_SIZE + 4);
+    }
     relay.startTimers();
-    relay.log.info({ port: relay.port, host: relay.config.host, engine: relay.ctx.engine.name }, 'relay listening');
+    relay.log.info({ port: relay.port, host: relay.config.host, engine: relay.ctx.engine.name, transport: relay.config.transport }, 'relay listening');
     return relay;
   }
 
   get port(): number {
-    return (this.server.address() as AddressInfo).port;
+    return this.server ? (this.server.address() as AddressInfo).port : this.uws!.port;
   }
 
   /** ws://host:port for clients on this machine. */
@@ -128,7 +142,8 @@ export class Relay {
 
   // ---------------------------------------------------------------- HTTP
 
-  private async onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Answers an HTTP request (node:http, or the uWS host's adapter). */
+  async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -442,10 +457,13 @@ export class Relay {
       const deadline = Date.now() + deadlineMs;
       while (this.peers.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const p of this.peers) p.conn.terminate();
-      const listenerClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-      this.server.closeAllConnections();
-      this.transport.close();
-      await listenerClosed;
+      const server = this.server;
+      if (server) {
+        const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        this.transport.close();
+        await listenerClosed;
+      } else this.uws?.close();
       await this.ctx.engine.close();
       this.log.info('relay stopped');
     })();

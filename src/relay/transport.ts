@@ -22,8 +22,10 @@ export interface PeerConnection {
   readonly bufferedAmount: number;
   send(data: Uint8Array): void;
   sendText(text: string): void;
-  /** True when writeFramed() takes bytes produced by Transport.frame() (possibly concatenated). */
+  /** True when writeFramed() takes bytes produced by Transport.frame(). */
   readonly acceptsFramed: boolean;
+  /** True when several framed messages may be concatenated into one writeFramed() call (a byte stream). */
+  readonly concatenable: boolean;
   /** Writes bytes already framed by Transport.frame(), as they are. */
   writeFramed(bytes: Uint8Array): void;
   /** Runs `fn`, coalescing the sends it makes into as few socket writes as possible. */

@@ -39,6 +39,7 @@ export function frameWebSocketBinary(payload: Uint8Array): Uint8Array {
 class WsConnection implements PeerConnection {
   readonly remoteAddress: string;
   readonly acceptsFramed: boolean;
+  readonly concatenable = true;
   private readonly tcp: Socket | undefined;
   constructor(private readonly ws: WebSocket, req: IncomingMessage) {
     this.remoteAddress = req.socket.remoteAddress ?? '';

@@ -15,8 +15,11 @@ import type { JsonObject } from '../../src/protocol/utf8.js';
 import { startRelay } from '../../src/relay/server.js';
 import type { Relay, RelayOptions } from '../../src/relay/server.js';
 
+/** SLUICE_TEST_TRANSPORT=uws runs the relay tests on the uWebSockets.js transport. */
+export const TEST_TRANSPORT = (process.env.SLUICE_TEST_TRANSPORT ?? 'ws') as 'ws' | 'uws';
+
 export async function startTestRelay(options: RelayOptions = {}): Promise<Relay> {
-  return startRelay({ port: 0, host: '127.0.0.1', logLevel: 'silent', ...options });
+  return startRelay({ port: 0, host: '127.0.0.1', logLevel: 'silent', transport: TEST_TRANSPORT, ...options });
 }
 
 export interface Received {
@@ -172,7 +175,7 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /** Runs `sluice relay` as a child process on an ephemeral port; resolves with its URL. */
 export async function spawnRelay(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; http: string; stderr: () => string }> {
   const bin = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
-  const child = spawn(process.execPath, ['--expose-gc', bin, 'relay', '--port', '0', '--host', '127.0.0.1', ...args], {
+  const child = spawn(process.execPath, ['--expose-gc', bin, 'relay', '--port', '0', '--host', '127.0.0.1', '--transport', TEST_TRANSPORT, ...args], {
     env: { ...process.env, SLUICE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
