@@ -15,6 +15,18 @@ export function maxDeltaSize(n: number): number {
   return 2 * n + 3;
 }
 
+/** Writes `zeros` unchanged bytes as 0x00 lo hi tokens (≤ 65535 each); returns the new offset. */
+function writeZeroRuns(out: Uint8Array, o: number, zeros: number): number {
+  while (zeros > 0) {
+    const run = zeros > 0xffff ? 0xffff : zeros;
+    out[o++] = 0;
+    out[o++] = run & 0xff;
+    out[o++] = run >>> 8;
+    zeros -= run;
+  }
+  return o;
+}
+
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
@@ -44,13 +56,8 @@ export function encodeDelta(prev: Uint8Array, cur: Uint8Array, scratch?: Uint8Ar
       w++;
       // No zero byte in the word (classic has-zero-byte test): four literals in a row.
       if ((((x - 0x01010101) & ~x & 0x80808080) >>> 0) === 0) {
-        while (zeros > 0) {
-          const run = zeros > 0xffff ? 0xffff : zeros;
-          out[o++] = 0;
-          out[o++] = run & 0xff;
-          out[o++] = run >>> 8;
-          zeros -= run;
-        }
+        o = writeZeroRuns(out, o, zeros);
+        zeros = 0;
         out[o] = x & 0xff;
         out[o + 1] = (x >>> 8) & 0xff;
         out[o + 2] = (x >>> 16) & 0xff;
@@ -64,13 +71,8 @@ export function encodeDelta(prev: Uint8Array, cur: Uint8Array, scratch?: Uint8Ar
           zeros++;
           continue;
         }
-        while (zeros > 0) {
-          const run = zeros > 0xffff ? 0xffff : zeros;
-          out[o++] = 0;
-          out[o++] = run & 0xff;
-          out[o++] = run >>> 8;
-          zeros -= run;
-        }
+        o = writeZeroRuns(out, o, zeros);
+        zeros = 0;
         out[o++] = b;
       }
     }
@@ -83,22 +85,11 @@ export function encodeDelta(prev: Uint8Array, cur: Uint8Array, scratch?: Uint8Ar
       zeros++;
       continue;
     }
-    while (zeros > 0) {
-      const run = zeros > 0xffff ? 0xffff : zeros;
-      out[o++] = 0;
-      out[o++] = run & 0xff;
-      out[o++] = run >>> 8;
-      zeros -= run;
-    }
+    o = writeZeroRuns(out, o, zeros);
+    zeros = 0;
     out[o++] = b;
   }
-  while (zeros > 0) {
-    const run = zeros > 0xffff ? 0xffff : zeros;
-    out[o++] = 0;
-    out[o++] = run & 0xff;
-    out[o++] = run >>> 8;
-    zeros -= run;
-  }
+  o = writeZeroRuns(out, o, zeros);
   return out.subarray(0, o);
 }
 

@@ -332,6 +332,19 @@ export class Relay {
     };
     const limit = this.config.maxFramesPerSecond;
     this.totals.connectionsTotal++;
+    // Every role: liveness, the inbound rate limit, and detach on close; then its own frames.
+    const wire = (p: Peer, onMessage: (data: Uint8Array, isBinary: boolean) => void, drain: () => void = () => {}) =>
+      conn.setHandlers({
+        message: (data, isBinary) => {
+          if (p.closed) return;
+          if (!p.admitFrame(limit, Date.now())) return channel.refuse(p, CloseCode.RateLimited, `more than ${limit} frames per second`);
+          onMessage(data, isBinary);
+        },
+        close: (code) => this.detach(p, channel, code),
+        drain,
+        pong: () => (p.lastSeen = Date.now()),
+      });
+    const textRefused = 'text messages are not part of the protocol on this path';
     let peer: Peer;
     if (route.role === 'source') {
       const old = channel.source;
@@ -342,49 +355,25 @@ export class Relay {
       }
       const p = new SourcePeer(id, conn, log, bindings, this.ctx.peer, onFlushed);
       peer = p;
-      conn.setHandlers({
-        message: (data, isBinary) => {
-          if (p.closed) return;
-          if (!p.admitFrame(limit, Date.now())) return channel.refuse(p, CloseCode.RateLimited, `more than ${limit} frames per second`);
-          if (!isBinary) return channel.refuse(p, CloseCode.BadFrame, 'text messages are not part of the protocol on this path');
-          channel.onSourceMessage(p, data);
-        },
-        close: (code) => this.detach(p, channel, code),
-        drain: () => {},
-        pong: () => (p.lastSeen = Date.now()),
-      });
+      wire(p, (data, isBinary) => (isBinary ? channel.onSourceMessage(p, data) : channel.refuse(p, CloseCode.BadFrame, textRefused)));
       channel.attachSource(p);
     } else if (route.role === 'receiver') {
       const r = new ReceiverPeer(id, conn, log, bindings, this.ctx.peer, onFlushed);
       r.batching = route.batch;
       peer = r;
-      conn.setHandlers({
-        message: (data, isBinary) => {
-          if (r.closed) return;
-          if (!r.admitFrame(limit, Date.now())) return channel.refuse(r, CloseCode.RateLimited, `more than ${limit} frames per second`);
-          if (!isBinary) return channel.refuse(r, CloseCode.BadFrame, 'text messages are not part of the protocol on this path');
-          channel.onReceiverMessage(r, data);
-        },
-        close: (code) => this.detach(r, channel, code),
-        drain: () => channel.onReceiverDrain(r),
-        pong: () => (r.lastSeen = Date.now()),
-      });
+      wire(
+        r,
+        (data, isBinary) => (isBinary ? channel.onReceiverMessage(r, data) : channel.refuse(r, CloseCode.BadFrame, textRefused)),
+        () => channel.onReceiverDrain(r),
+      );
       channel.attachReceiver(r, route.select, route.resume);
     } else {
-      const s = new SignalPeer(id, conn, log, bindings, this.ctx.peer, onFlushed);
-      peer = s;
-      conn.setHandlers({
-        message: (data, isBinary) => {
-          if (s.closed) return;
-          if (!s.admitFrame(limit, Date.now())) return channel.refuse(s, CloseCode.RateLimited, `more than ${limit} frames per second`);
-          if (isBinary) return channel.refuse(s, CloseCode.BadFrame, 'signaling peers exchange text messages');
-          channel.onSignalMessage(s, new TextDecoder().decode(data));
-        },
-        close: (code) => this.detach(s, channel, code),
-        drain: () => {},
-        pong: () => (s.lastSeen = Date.now()),
-      });
-      channel.attachSignal(s);
+      const sp = new SignalPeer(id, conn, log, bindings, this.ctx.peer, onFlushed);
+      peer = sp;
+      wire(sp, (data, isBinary) =>
+        isBinary ? channel.refuse(sp, CloseCode.BadFrame, 'signaling peers exchange text messages') : channel.onSignalMessage(sp, new TextDecoder().decode(data)),
+      );
+      channel.attachSignal(sp);
     }
     this.peers.add(peer);
     if (log.isLevelEnabled('debug')) peer.log.debug('connected');

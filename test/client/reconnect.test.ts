@@ -2,14 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { source, subscribe } from '../../src/client/index.js';
 import { sleep, startTestRelay } from '../support/relay-harness.js';
+import { until } from '../support/wait.js';
 
-async function until(pred: () => boolean, ms = 8000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('client reconnect', () => {
   it('the relay restarts mid-stream; source and receiver reconnect and converge to the right state', async (t) => {

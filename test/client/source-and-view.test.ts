@@ -6,16 +6,10 @@ import { ConnectionRefusedError, RpcError, SchemaValidationError } from '../../s
 import { HEADER_SIZE } from '../../src/protocol/header.js';
 import type { Relay } from '../../src/relay/server.js';
 import { TestPeer, sleep, startTestRelay } from '../support/relay-harness.js';
+import { until } from '../support/wait.js';
 
 const fast = { backoff: { initialMs: 20, maxMs: 100 } };
 
-async function until(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('client: source and subscribe', () => {
   let relay: Relay;

@@ -7,17 +7,8 @@ import { applyDelta } from '../../src/protocol/delta-codec.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import { decodeMessage, encodeMessage } from '../../src/protocol/message.js';
 import { message } from '../support/arbitraries.js';
+import { rng } from '../support/rng.js';
 
-/** Small deterministic PRNG so a failure is reproducible from the printed seed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 0x100000000;
-  };
-}
 
 function decodeOnlyThrowsProtocolError(buf: Uint8Array, seed: number, i: number): 'ok' | 'refused' {
   try {

@@ -6,17 +6,9 @@ import fc from 'fast-check';
 import { CLOSE_CODES } from '../../src/protocol/close-codes.js';
 import { encodeMessage } from '../../src/protocol/message.js';
 import { message } from '../support/arbitraries.js';
+import { rng } from '../support/rng.js';
 import { TestPeer, sleep, spawnRelay } from '../support/relay-harness.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 0x100000000;
-  };
-}
 
 describe('live fuzz', () => {
   it('hostile frames never crash the relay or corrupt a channel', { timeout: 120_000 }, async (t) => {
