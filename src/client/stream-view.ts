@@ -81,6 +81,8 @@ export function changedPaths(diff: JsonObject, prefix = ''): string[] {
 export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
   private state: T;
   private raw: JsonObject = {};
+  /** `raw` projected onto the select (the same object when there is no select). */
+  private projected: JsonObject = {};
   private readonly conn: Connection;
   private select: string[] | null;
   private tree: SelectTree | undefined;
@@ -357,32 +359,42 @@ export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
     const nextRaw = isSync ? payload : applyDiff(this.raw, payload);
     // Select is enforced here too: never expose fields the view did not ask for.
     const projected = this.tree ? projectState(nextRaw, this.tree) : nextRaw;
+    // A diff can only change the top-level fields it names; a sync can change any.
+    const touched = isSync ? undefined : Object.keys(payload);
     const schema = this.options.schema;
-    if (!schema) return this.commit(nextRaw, projected as T);
+    if (!schema) return this.commit(nextRaw, projected, touched, projected as T);
     const result = schema['~standard'].validate(projected);
     if (result instanceof Promise) {
       // Keep frames in order while an async schema runs.
-      this.validation = this.validation.then(async () => this.afterValidation(nextRaw, await result));
-    } else this.afterValidation(nextRaw, result);
+      this.validation = this.validation.then(async () => this.afterValidation(nextRaw, projected, touched, await result));
+    } else this.afterValidation(nextRaw, projected, touched, result);
   }
 
-  private afterValidation(nextRaw: JsonObject, result: StandardSchemaV1.Result<T>): void {
+  private afterValidation(nextRaw: JsonObject, projected: JsonObject, touched: string[] | undefined, result: StandardSchemaV1.Result<T>): void {
     if (result.issues) {
       this.fail(new SchemaValidationError(result.issues));
       return;
     }
-    this.commit(nextRaw, result.value);
+    this.commit(nextRaw, projected, touched, result.value);
   }
 
-  private commit(nextRaw: JsonObject, value: T): void {
-    const before = this.raw;
+  private commit(nextRaw: JsonObject, projected: JsonObject, touched: string[] | undefined, value: T): void {
+    const before = this.projected;
     this.raw = nextRaw;
-    const paths = changedPaths(diffStates(this.tree ? projectState(before, this.tree) : before, this.tree ? projectState(nextRaw, this.tree) : nextRaw));
+    this.projected = projected;
+    const paths = changedPaths(touched ? diffStates(pick(before, touched), pick(projected, touched)) : diffStates(before, projected));
     if (paths.length === 0 && this.hasState) return;
     this.hasState = true;
     this.state = value;
     this.emit('change', value, paths);
   }
+}
+
+/** The members of `o` named in `keys` (absent ones stay absent). */
+function pick(o: JsonObject, keys: string[]): JsonObject {
+  const out: JsonObject = {};
+  for (const k of keys) if (Object.prototype.hasOwnProperty.call(o, k)) out[k] = o[k]!;
+  return out;
 }
 
 /** Subscribes to a channel (e.g. `ws://localhost:9100/stream/counter`). */

@@ -22,7 +22,7 @@ import type { FlushScheduler } from './flush-scheduler.js';
 import type { Peer, PeerContext, SignalPeer, SourcePeer } from './peer.js';
 import { SharedBatch } from './shared-batch.js';
 import { makeFilter } from './receiver-peer.js';
-import type { ReceiverFilter , ReceiverPeer} from './receiver-peer.js';
+import type { ReceiverFilter, ReceiverPeer } from './receiver-peer.js';
 import { ChannelStats } from './stats.js';
 import type { RelayTotals } from './stats.js';
 
@@ -82,7 +82,6 @@ export class Channel implements ChannelSink {
   private readonly batches = new Map<string | symbol, SharedBatch>();
   /** When the source left (or the channel was created): the grace period counts from here. */
   sourceLeftAt = Date.now();
-  readonly createdAt = Date.now();
 
   constructor(
     readonly name: string,
@@ -106,6 +105,14 @@ export class Channel implements ChannelSink {
 
   release(): void {
     this.engineChannel.release();
+  }
+
+  /** Counts frames and bytes written to this channel's peers. */
+  countOut(frames: number, bytes: number): void {
+    this.stats.framesOut += frames;
+    this.stats.bytesOut += bytes;
+    this.ctx.totals.framesOut += frames;
+    this.ctx.totals.bytesOut += bytes;
   }
 
   // ---------------------------------------------------------------- shared batches
@@ -426,7 +433,6 @@ export class Channel implements ChannelSink {
         for (const r of this.receivers.values()) {
           if (r.queuedBytes > hwm) {
             r.skipShared(batch);
-            r.dropped++;
             this.stats.droppedFrames++;
             this.ctx.totals.droppedFrames++;
           } else r.enqueueShared(batch, i);
@@ -438,16 +444,19 @@ export class Channel implements ChannelSink {
 
   private deliverDiff(d: Extract<Delivery, { kind: 'diff' }>): void {
     const hwm = this.ctx.config.receiverHighWaterBytes;
-    let seq = 0;
-    let timestamp = 0;
-    if (d.raw) ({ seq, timestamp } = readHeader(d.raw));
+    // Re-encoded diffs keep the source's seq and timestamp; read them only when one is encoded.
+    let header: { seq: number; timestamp: number } | undefined;
+    const encode = (diff: JsonObject) => {
+      header ??= d.raw ? readHeader(d.raw) : { seq: 0, timestamp: 0 };
+      return diffFrame(diff, header.seq, header.timestamp);
+    };
     for (const [key, g] of this.groups) {
       let bytes: Uint8Array;
-      if (g.filter === null) bytes = d.raw ?? diffFrame(d.diff, seq, timestamp);
+      if (g.filter === null) bytes = d.raw ?? encode(d.diff);
       else {
         const projected = projectDiff(d.diff, g.filter.tree);
         if (Object.keys(projected).length === 0) continue; // touches nothing this group selected
-        bytes = diffFrame(projected, seq, timestamp);
+        bytes = encode(projected);
       }
       const [batch, i, fresh] = this.share(key, bytes);
       if (fresh) {
@@ -461,7 +470,6 @@ export class Channel implements ChannelSink {
           // Behind: remember what it last got; it receives ONE merged diff once it drains.
           r.skipShared(batch);
           r.behind ??= d.before;
-          r.conflated++;
           batch.behind++;
         }
       }
@@ -478,7 +486,6 @@ export class Channel implements ChannelSink {
       if (r.queuedBytes > hwm) {
         r.skipShared(batch);
         r.needPicture = true;
-        r.skipped++;
         this.stats.skippedFrames++;
         this.ctx.totals.skippedFrames++;
       } else if (isDelta && r.needPicture) {

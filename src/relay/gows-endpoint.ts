@@ -26,7 +26,6 @@ export interface GoWsHost {
   nextId(): number;
   peerContext: PeerContext;
   maxFramesPerSecond: number;
-  onFlushed(channel: Channel, frames: number, bytes: number): void;
   /** The /ws connection closed. */
   released(peer: GoWsPeer): void;
 }
@@ -214,7 +213,7 @@ export class GoWsPeer extends Peer {
     if ('error' in channel) return this.reply({ type: 'error', channel: name, data: channel.error, code: channel.code });
     // The channel sends its Error frame (translated) before closing a subscription.
     const conn = new TranslatingConnection(this.conn, name, () => this.unsubscribe(name));
-    const receiver = new ReceiverPeer(this.host.nextId(), conn, this.log, () => ({ channel: name }), this.host.peerContext, (f, b) => this.host.onFlushed(channel, f, b));
+    const receiver = new ReceiverPeer(this.host.nextId(), conn, this.log, () => ({ channel: name }), this.host.peerContext, (f, b) => channel.countOut(f, b));
     this.subs.set(name, { channel, receiver, conn });
     channel.attachReceiver(receiver, null, undefined);
   }

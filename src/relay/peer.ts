@@ -36,8 +36,6 @@ export abstract class Peer implements BatchFollower {
   private openRef: SharedRef | undefined;
   /** Time of the last frame or pong from the peer. */
   lastSeen = Date.now();
-  framesOut = 0;
-  bytesOut = 0;
   closed = false;
   /** Accepts Batch messages: a tick's shared frames go out as one transport message. */
   batching = false;
@@ -88,25 +86,22 @@ export abstract class Peer implements BatchFollower {
    * batch later in the tick are this peer's, until skipShared() or another frame interrupts.
    */
   enqueueShared(batch: SharedBatch, index: number): void {
-    if (this.closed) return;
-    const ref = this.openRef;
-    if (ref !== undefined && ref.batch === batch) return; // already following it
-    this.interruptRef();
-    const fresh: SharedRef = { batch, from: index, to: -1 };
-    this.queue.push(fresh);
-    this.openRef = fresh;
-    this.queueBytes += batch.frames[index]?.length ?? 0;
-    this.schedule();
+    this.follow(batch, index);
   }
 
   /** Follows a shared batch from its next frame on (a peer that joins an audience mid-tick). */
   joinShared(batch: SharedBatch): void {
     this.skippedBatches?.delete(batch);
-    if (this.closed || this.openRef?.batch === batch) return;
+    this.follow(batch, batch.length);
+  }
+
+  private follow(batch: SharedBatch, from: number): void {
+    if (this.closed || this.openRef?.batch === batch) return; // closed, or already following it
     this.interruptRef();
-    const fresh: SharedRef = { batch, from: batch.length, to: -1 };
+    const fresh: SharedRef = { batch, from, to: -1 };
     this.queue.push(fresh);
     this.openRef = fresh;
+    this.queueBytes += batch.frames[from]?.length ?? 0;
     this.schedule();
   }
 
@@ -181,8 +176,6 @@ export abstract class Peer implements BatchFollower {
     };
     if (items.length === 1 && conn.acceptsFramed) write();
     else conn.batch(write);
-    this.framesOut += frames;
-    this.bytesOut += bytes;
     this.onFlushed(frames, bytes);
     this.afterFlush();
   }

@@ -26,9 +26,6 @@ export class ReceiverPeer extends Peer {
   logCursor = 0;
   /** Replaying retained history at its own pace; live records wait until it catches up. */
   logReplay = false;
-  conflated = 0;
-  skipped = 0;
-  dropped = 0;
   /** Called after each flush so the channel can continue a paced log replay. */
   onAfterFlush: (() => void) | undefined;
 

@@ -305,12 +305,6 @@ export class Relay {
         nextId: () => this.nextId++,
         peerContext: this.ctx.peer,
         maxFramesPerSecond: this.config.maxFramesPerSecond,
-        onFlushed: (channel, frames, bytes) => {
-          channel.stats.framesOut += frames;
-          channel.stats.bytesOut += bytes;
-          this.totals.framesOut += frames;
-          this.totals.bytesOut += bytes;
-        },
         released: (p) => this.peers.delete(p),
       },
       token,
@@ -324,12 +318,7 @@ export class Relay {
     if (this.nextId > 0xffffffff) this.nextId = 1;
     const log = this.log;
     const bindings = () => ({ conn: id, channel: channel.name, role: route.role, remote: conn.remoteAddress });
-    const onFlushed = (frames: number, bytes: number) => {
-      channel.stats.framesOut += frames;
-      channel.stats.bytesOut += bytes;
-      this.totals.framesOut += frames;
-      this.totals.bytesOut += bytes;
-    };
+    const onFlushed = (frames: number, bytes: number) => channel.countOut(frames, bytes);
     const limit = this.config.maxFramesPerSecond;
     this.totals.connectionsTotal++;
     // Every role: liveness, the inbound rate limit, and detach on close; then its own frames.
