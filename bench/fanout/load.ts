@@ -8,9 +8,8 @@
  *   saturation  the source keeps a window of messages in flight (sent minus the newest message
  *               three probe receivers have all seen), refilled as soon as they progress
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { ADAPTERS, messageArgs } from './adapters.js';
+import { ADAPTERS } from './adapters.js';
+import { startGenerator } from './generator-process.js';
 
 export interface LoadConfig {
   target: string;
@@ -37,17 +36,6 @@ export interface LoadResult {
   error?: string;
 }
 
-interface Report {
-  delivered: number;
-  samples: number;
-  p50: number;
-  p99: number;
-  cpuSeconds: number;
-  busySeconds: number;
-  connected: number;
-  sent: number;
-}
-
 const cfg = JSON.parse(process.argv[2]!) as LoadConfig;
 const adapter = ADAPTERS[cfg.target]!;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -66,34 +54,8 @@ function phase(name: string): Promise<void> {
   });
 }
 
-/** The generator, driven over its stdin/stdout. */
-function startGenerator() {
-  const args = [cfg.host, String(cfg.port), adapter.receiverPath, String(cfg.n), adapter.sourcePath, ...adapter.args, ...messageArgs(adapter), ...(cfg.spin ? ['--spin'] : [])];
-  const child = spawn(cfg.generator, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const waiting = new Map<string, (rest: string) => void>();
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    const [word] = line.split(' ', 1);
-    const w = waiting.get(word!);
-    waiting.delete(word!);
-    w?.(line.slice(word!.length + 1));
-  });
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`load generator exited (${code})`))));
-  void exited.catch(() => {});
-  const next = (word: string) => Promise.race([new Promise<string>((r) => waiting.set(word, r)), exited]);
-  return {
-    next,
-    command: (line: string) => child.stdin.write(`${line}\n`),
-    report: async () => {
-      const p = next('r');
-      child.stdin.write('report\n');
-      return JSON.parse(await p) as Report;
-    },
-    kill: () => child.kill('SIGKILL'),
-  };
-}
-
 async function main(): Promise<LoadResult> {
-  const gen = startGenerator();
+  const gen = startGenerator({ binary: cfg.generator, host: cfg.host, port: cfg.port, adapter, receivers: cfg.n, spin: cfg.spin });
   try {
     const connected = Number(await gen.next('ready'));
     if (connected < 0) throw new Error('the source could not connect');

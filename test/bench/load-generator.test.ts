@@ -4,22 +4,12 @@
  * wrong) and time each one from its stamp.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
-import { ADAPTERS, messageArgs } from '../../bench/fanout/adapters.js';
+import { ADAPTERS } from '../../bench/fanout/adapters.js';
 import { buildGenerator } from '../../bench/fanout/build-generator.js';
+import { startGenerator } from '../../bench/fanout/generator-process.js';
 import type { Relay } from '../../src/relay/server.js';
 import { startTestRelay } from '../support/relay-harness.js';
-
-interface Report {
-  delivered: number;
-  samples: number;
-  p50: number;
-  p99: number;
-  connected: number;
-  sent: number;
-}
 
 let relay: Relay;
 let generatorBin: string;
@@ -30,35 +20,7 @@ before(async () => {
 });
 after(() => relay.close());
 
-function runGenerator(n: number) {
-  const sluice = ADAPTERS.sluice!;
-  const child = spawn(generatorBin, ['127.0.0.1', String(relay.port), sluice.receiverPath, String(n), sluice.sourcePath, ...sluice.args, ...messageArgs(sluice)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines: string[] = [];
-  let wake = () => {};
-  createInterface({ input: child.stdout }).on('line', (l) => {
-    lines.push(l);
-    wake();
-  });
-  const next = async (word: string): Promise<string> => {
-    for (;;) {
-      const i = lines.findIndex((l) => l.split(' ', 1)[0] === word);
-      if (i >= 0) return lines.splice(i, 1)[0]!.slice(word.length + 1);
-      await new Promise<void>((r) => (wake = r));
-    }
-  };
-  return {
-    next,
-    command: (c: string) => child.stdin.write(`${c}\n`),
-    report: async () => {
-      const p = next('r');
-      child.stdin.write('report\n');
-      return JSON.parse(await p) as Report;
-    },
-    kill: () => child.kill('SIGKILL'),
-  };
-}
+const runGenerator = (receivers: number) => startGenerator({ binary: generatorBin, host: '127.0.0.1', port: relay.port, adapter: ADAPTERS.sluice!, receivers });
 
 test('the load generator counts each delivery once and times it', { timeout: 30_000 }, async () => {
   const gen = runGenerator(20);
