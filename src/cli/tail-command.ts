@@ -90,9 +90,20 @@ Examples:
   });
 }
 
+/** One pending 'drain' per stream, however many ticks write while it is backed up. */
+const draining = new WeakMap<NodeJS.WriteStream, Promise<void>>();
+
 function write(stream: NodeJS.WriteStream, data: Buffer): Promise<void> {
-  return new Promise((resolve) => {
-    if (stream.write(data)) resolve();
-    else stream.once('drain', () => resolve());
-  });
+  if (stream.write(data)) return draining.get(stream) ?? Promise.resolve();
+  let pending = draining.get(stream);
+  if (!pending) {
+    pending = new Promise((resolve) =>
+      stream.once('drain', () => {
+        draining.delete(stream);
+        resolve();
+      }),
+    );
+    draining.set(stream, pending);
+  }
+  return pending;
 }
