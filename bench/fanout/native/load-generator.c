@@ -78,6 +78,7 @@ typedef struct {
   /* unsent bytes (the source only) */
   unsigned char *out;
   size_t out_len, out_cap;
+  int want_out; /* EPOLLOUT is registered */
 } conn_t;
 
 static script_t recv_script, src_script;
@@ -162,8 +163,13 @@ static void flush_out(conn_t *c) {
     memmove(c->out, c->out + off, c->out_len - off);
     c->out_len -= off;
   }
-  struct epoll_event e = {.events = EPOLLIN | (c->out_len ? EPOLLOUT : 0), .data.u32 = (uint32_t)(c - conns)};
-  epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+  /* Re-register only when the interest changes: pumps and pongs stay one syscall each. */
+  int want = c->out_len > 0;
+  if (want != c->want_out) {
+    struct epoll_event e = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.u32 = (uint32_t)(c - conns)};
+    epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+    c->want_out = want;
+  }
 }
 
 static void send_now(conn_t *c, int opcode, const void *p, size_t n) {
