@@ -18,7 +18,9 @@ export interface RelayConfig {
   maxChannels: number;
   /** Largest accepted payload (bytes); larger frames close the connection with 1009. */
   maxPayload: number;
-  /** Inbound frames per second per connection; more closes with 4429. */
+  /** Largest accepted JSON payload (state, diffs, control frames); larger close with 1009. */
+  maxJsonPayload: number;
+  /** Inbound frames per second per connection; past it the relay stops reading the socket (TCP push-back). */
   maxFramesPerSecond: number;
   /** Relay → peer WebSocket ping interval. */
   heartbeatMs: number;
@@ -37,6 +39,12 @@ export interface RelayConfig {
   logRetainBytes: number;
   /** Inputs queued for a source that is not reading; past this, inputs are refused with an Error. */
   sourceInputMaxBytes: number;
+  /** How long a log channel's history and final status stay readable after its source ends. */
+  logRetainMs: number;
+  /** Text queued for a signaling peer that is not reading; past this it is closed with 4413. */
+  signalMaxBytes: number;
+  /** Channels one `/ws` (go-ws) connection may subscribe to; more get an error message. */
+  maxWsSubscriptions: number;
   sourcePolicy: SourcePolicy;
   /** Channel patterns (`*` globs) whose policy is `takeover` whatever sourcePolicy says. */
   takeoverChannels: string[];
@@ -64,6 +72,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   maxReceiversPerChannel: 10_000,
   maxChannels: 10_000,
   maxPayload: DEFAULT_MAX_PAYLOAD,
+  maxJsonPayload: 1024 * 1024,
   maxFramesPerSecond: 10_000,
   heartbeatMs: 15_000,
   idleTimeoutMs: 45_000,
@@ -74,6 +83,9 @@ export const DEFAULT_CONFIG: RelayConfig = {
   logRetainRecords: 100_000,
   logRetainBytes: 64 * 1024 * 1024,
   sourceInputMaxBytes: 4 * 1024 * 1024,
+  logRetainMs: 3_600_000,
+  signalMaxBytes: 1024 * 1024,
+  maxWsSubscriptions: 100,
   sourcePolicy: 'reject',
   takeoverChannels: [],
   auth: 'none',
@@ -106,7 +118,8 @@ export const OPTION_SPECS: OptionSpec[] = [
   { key: 'maxReceiversPerChannel', flag: 'max-receivers', env: 'SLUICE_MAX_RECEIVERS', kind: 'int', help: 'receivers per channel (then 4509)' },
   { key: 'maxChannels', flag: 'max-channels', env: 'SLUICE_MAX_CHANNELS', kind: 'int', help: 'channels per relay (then 4509)' },
   { key: 'maxPayload', flag: 'max-payload', env: 'SLUICE_MAX_PAYLOAD', kind: 'int', help: 'largest frame payload in bytes (then 1009)' },
-  { key: 'maxFramesPerSecond', flag: 'max-frames-per-second', env: 'SLUICE_MAX_FRAMES_PER_SECOND', kind: 'int', help: 'inbound frames per second per connection (then 4429)' },
+  { key: 'maxJsonPayload', flag: 'max-json-payload', env: 'SLUICE_MAX_JSON_PAYLOAD', kind: 'int', help: 'largest JSON payload (state, diffs, control) in bytes (then 1009)' },
+  { key: 'maxFramesPerSecond', flag: 'max-frames-per-second', env: 'SLUICE_MAX_FRAMES_PER_SECOND', kind: 'int', help: 'inbound frames per second per connection; past it the relay stops reading (TCP push-back)' },
   { key: 'heartbeatMs', flag: 'heartbeat-ms', env: 'SLUICE_HEARTBEAT_MS', kind: 'int', help: 'relay ping interval' },
   { key: 'idleTimeoutMs', flag: 'idle-timeout-ms', env: 'SLUICE_IDLE_TIMEOUT_MS', kind: 'int', help: 'drop a peer silent this long' },
   { key: 'graceMs', flag: 'grace-ms', env: 'SLUICE_GRACE_MS', kind: 'int', help: 'keep a channel this long after its source leaves' },
@@ -116,6 +129,9 @@ export const OPTION_SPECS: OptionSpec[] = [
   { key: 'logRetainRecords', flag: 'log-retain-records', env: 'SLUICE_LOG_RETAIN_RECORDS', kind: 'int', help: 'records a log channel keeps' },
   { key: 'logRetainBytes', flag: 'log-retain-bytes', env: 'SLUICE_LOG_RETAIN_BYTES', kind: 'int', help: 'bytes a log channel keeps' },
   { key: 'sourceInputMaxBytes', flag: 'source-input-max-bytes', env: 'SLUICE_SOURCE_INPUT_MAX_BYTES', kind: 'int', help: 'inputs queued for a slow source before they are refused' },
+  { key: 'logRetainMs', flag: 'log-retain-ms', env: 'SLUICE_LOG_RETAIN_MS', kind: 'int', help: 'keep a log channel readable this long after its source ends' },
+  { key: 'signalMaxBytes', flag: 'signal-max-bytes', env: 'SLUICE_SIGNAL_MAX_BYTES', kind: 'int', help: 'text queued for a signaling peer before it is closed with 4413' },
+  { key: 'maxWsSubscriptions', flag: 'max-ws-subscriptions', env: 'SLUICE_MAX_WS_SUBSCRIPTIONS', kind: 'int', help: 'channels one /ws connection may subscribe to' },
   { key: 'sourcePolicy', flag: 'source-policy', env: 'SLUICE_SOURCE_POLICY', kind: 'enum', choices: ['reject', 'takeover'], help: 'a second source is refused (4409) or replaces the first' },
   { key: 'takeoverChannels', flag: 'takeover-channels', env: 'SLUICE_TAKEOVER_CHANNELS', kind: 'list', help: 'comma-separated channel patterns (* globs) where a new source takes over' },
   { key: 'auth', flag: 'auth', env: 'SLUICE_AUTH', kind: 'enum', choices: ['none', 'jwt'], help: 'connection authorization' },
