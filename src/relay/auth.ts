@@ -23,9 +23,16 @@ export interface AuthRequest {
   remoteAddress: string;
 }
 
-export type AuthDecision = { ok: true; subject?: string | undefined } | { ok: false; code: number; reason: string };
+/** `expiresAt` (ms since epoch): the relay closes the connection with 4401 when it passes. */
+export type AuthDecision = { ok: true; subject?: string | undefined; expiresAt?: number | undefined } | { ok: false; code: number; reason: string };
 
 export type Authorize = (req: AuthRequest) => AuthDecision | Promise<AuthDecision>;
+
+/**
+ * Decides who may read the operations endpoints (`/api/stats`, `/metrics`). Under `--auth jwt`
+ * that is a token whose `admin` claim is `true`.
+ */
+export type AuthorizeAdmin = (token: string | undefined) => AuthDecision | Promise<AuthDecision>;
 
 /** Lets everything through (`--auth none`, the default for local use). */
 export const allowAll: Authorize = () => ({ ok: true });
@@ -59,8 +66,8 @@ export interface JwtOptions {
   audience?: string | undefined;
 }
 
-/** The built-in JWT hook. */
-export async function createJwtAuthorize(options: JwtOptions): Promise<Authorize> {
+/** The built-in JWT hooks: channel access from `publish`/`subscribe` claims, ops access from `admin: true`. */
+export async function createJwtAuth(options: JwtOptions): Promise<{ authorize: Authorize; admin: AuthorizeAdmin }> {
   const claims = { ...(options.issuer ? { issuer: options.issuer } : {}), ...(options.audience ? { audience: options.audience } : {}) };
   let verify: (token: string) => Promise<JWTPayload>;
   if (options.secret) {
@@ -74,20 +81,37 @@ export async function createJwtAuthorize(options: JwtOptions): Promise<Authorize
     verify = async (t) => (await jwtVerify(t, set, claims)).payload;
   } else throw new Error('JWT authorization needs a secret, a public key or a JWKS');
 
-  return async (req) => {
-    if (!req.token) return { ok: false, code: CloseCode.Unauthenticated, reason: 'a token is required' };
-    let payload: JWTPayload;
+  const check = async (token: string | undefined): Promise<JWTPayload | AuthDecision> => {
+    if (!token) return { ok: false, code: CloseCode.Unauthenticated, reason: 'a token is required' };
     try {
-      payload = await verify(req.token);
+      return await verify(token);
     } catch (e) {
       return { ok: false, code: CloseCode.Unauthenticated, reason: `invalid token: ${(e as Error).message}` };
     }
+  };
+  const isDecision = (v: JWTPayload | AuthDecision): v is AuthDecision => typeof (v as { ok?: unknown }).ok === 'boolean' && 'code' in v;
+  const expiry = (p: JWTPayload) => (typeof p.exp === 'number' ? p.exp * 1000 : undefined);
+  const authorize: Authorize = async (req) => {
+    const payload = await check(req.token);
+    if (isDecision(payload)) return payload;
     const patterns = req.role === 'source' ? listClaim(payload, 'publish') : listClaim(payload, 'subscribe');
     if (!channelMatcher(patterns)(req.channel)) {
       return { ok: false, code: CloseCode.NotAllowed, reason: `token does not allow ${req.role === 'source' ? 'publishing to' : 'subscribing to'} "${req.channel}"` };
     }
-    return { ok: true, subject: payload.sub };
+    return { ok: true, subject: payload.sub, expiresAt: expiry(payload) };
   };
+  const admin: AuthorizeAdmin = async (token) => {
+    const payload = await check(token);
+    if (isDecision(payload)) return payload;
+    if (payload.admin !== true) return { ok: false, code: CloseCode.NotAllowed, reason: 'token has no admin claim' };
+    return { ok: true, subject: payload.sub, expiresAt: expiry(payload) };
+  };
+  return { authorize, admin };
+}
+
+/** The built-in JWT channel hook alone (see {@link createJwtAuth}). */
+export async function createJwtAuthorize(options: JwtOptions): Promise<Authorize> {
+  return (await createJwtAuth(options)).authorize;
 }
 
 // The PEM does not say its algorithm; try the common asymmetric ones.

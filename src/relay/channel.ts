@@ -1,6 +1,7 @@
 /**
- * One channel on this relay node: its source, receivers and signaling peers; the per-role frame
- * rules; and fan-out with the slow-receiver policy of each kind of content.
+ * One channel on this relay node: its source, receivers and signaling peers, and the per-role
+ * frame rules. Fan-out to receivers goes through one policy per kind of content (state, pictures,
+ * logs; media is simply dropped for whoever is behind), each owning its per-receiver state.
  *
  * Fan-out keeps per-frame work independent of the number of receivers: receivers are grouped by
  * filter, each (frame, filter) is projected and encoded once, and the same bytes are queued for
@@ -9,27 +10,28 @@
 import type { Logger } from 'pino';
 import { CloseCode, closeCodeInfo } from '../protocol/close-codes.js';
 import { Flag, FrameType } from '../protocol/frame-codes.js';
-import { HEADER_SIZE, encodeFrame, readHeader } from '../protocol/header.js';
+import { HEADER_SIZE, encodeFrame } from '../protocol/header.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { decodeMessage, encodeMessage } from '../protocol/message.js';
 import type { Message } from '../protocol/message.js';
-import { projectDiff, projectState } from '../protocol/select.js';
-import { utf8Encode } from '../protocol/utf8.js';
-import type { JsonObject } from '../protocol/utf8.js';
 import type { RelayConfig } from './config.js';
+import { UpdateRefused } from './engine.js';
 import type { ChannelSink, Delivery, Engine, EngineChannel, SourceUpdate } from './engine.js';
+import { EVERYONE, Fanout } from './fanout.js';
 import type { FlushScheduler } from './flush-scheduler.js';
 import type { Peer, PeerContext, SignalPeer, SourcePeer } from './peer.js';
-import { SharedBatch } from './shared-batch.js';
-import { makeFilter } from './receiver-peer.js';
-import type { ReceiverFilter, ReceiverPeer } from './receiver-peer.js';
+import { LogPolicy } from './policies/log-policy.js';
+import { PicturePolicy } from './policies/picture-policy.js';
+import { StatePolicy } from './policies/state-policy.js';
+import { makeFilter } from './receiver-filter.js';
+import type { ReceiverPeer } from './receiver-peer.js';
 import { ChannelStats } from './stats.js';
 import type { RelayTotals } from './stats.js';
 
-export const SERVER_NAME = 'sluice/0.1.0';
+export const SERVER_NAME = 'sluice/0.2.0';
 
-/** Audience of frames every receiver of a channel gets (filter groups are keyed by strings). */
-const ALL = Symbol('all receivers');
+/** A receiver that never answers the relay's first ping is made live after this long anyway. */
+export const HANDSHAKE_WAIT_MS = 1000;
 
 export interface ChannelContext {
   config: RelayConfig;
@@ -40,21 +42,8 @@ export interface ChannelContext {
   peer: PeerContext;
 }
 
-interface FilterGroup {
-  filter: ReceiverFilter | null;
-  members: Set<ReceiverPeer>;
-}
-
-function errorFrame(code: number, message: string): Uint8Array {
+export function errorFrame(code: number, message: string): Uint8Array {
   return encodeMessage({ kind: 'error', error: { code, name: closeCodeInfo(code).name, message } });
-}
-
-function diffFrame(diff: JsonObject, seq = 0, timestamp = 0): Uint8Array {
-  return encodeFrame({ type: FrameType.SignalDiff, seq, timestamp }, utf8Encode(JSON.stringify(diff)));
-}
-
-function syncFrame(state: JsonObject): Uint8Array {
-  return encodeFrame({ type: FrameType.SignalSync, flags: Flag.Keyframe }, utf8Encode(JSON.stringify(state)));
 }
 
 /** Copies a frame, setting FLAG_SENDER and prefixing the payload with the sender's id. */
@@ -75,19 +64,34 @@ export class Channel implements ChannelSink {
   source: SourcePeer | undefined;
   readonly receivers = new Map<number, ReceiverPeer>();
   readonly signalPeers = new Set<SignalPeer>();
-  private readonly groups = new Map<string, FilterGroup>();
-  /** Encoded catch-up syncs per filter, valid for one state version (1,000 joiners → 1 encode). */
-  private readonly syncCache = new Map<string, { version: number; bytes: Uint8Array }>();
-  /** This tick's shared batch per audience: a filter key, or ALL for every receiver. */
-  private readonly batches = new Map<string | symbol, SharedBatch>();
-  /** When the source left (or the channel was created): the grace period counts from here. */
+  /** When the source left (or the channel was created): grace and log retention count from here. */
   sourceLeftAt = Date.now();
+  private readonly fanout: Fanout;
+  private readonly statePolicy: StatePolicy;
+  private readonly picturePolicy: PicturePolicy;
+  private readonly logPolicy: LogPolicy;
 
   constructor(
     readonly name: string,
     private readonly ctx: ChannelContext,
   ) {
     this.engineChannel = ctx.engine.openChannel(name, this);
+    const cfg = ctx.config;
+    const cache = () => this.engineChannel.cache;
+    this.fanout = new Fanout(ctx.scheduler, ctx.peer.frame);
+    this.statePolicy = new StatePolicy(cache, this.fanout, cfg.receiverHighWaterBytes, (n) => {
+      this.stats.conflatedDiffs += n;
+      ctx.totals.conflatedDiffs += n;
+    });
+    this.picturePolicy = new PicturePolicy(cache, this.fanout, cfg.receiverHighWaterBytes, () => {
+      this.stats.skippedFrames++;
+      ctx.totals.skippedFrames++;
+    });
+    this.logPolicy = new LogPolicy(cache, this.fanout, cfg.receiverHighWaterBytes, cfg.logReceiverMaxBytes, (r, message) => {
+      if (r.closed) return;
+      this.stats.tooSlowCloses++;
+      this.refuse(r, CloseCode.TooSlow, message);
+    });
   }
 
   get cache() {
@@ -98,8 +102,18 @@ export class Channel implements ChannelSink {
     return (this.source ? 1 : 0) + this.receivers.size + this.signalPeers.size;
   }
 
-  /** True when no one is connected and the source's grace period has run out. */
+  /**
+   * True when no one is connected and the channel's time is up: the grace period after its
+   * source left, or — for a channel with log history — the log retention time.
+   */
   collectable(now: number): boolean {
+    if (this.connectionCount > 0) return false;
+    const keep = this.cache.log.next > 0 ? Math.max(this.ctx.config.graceMs, this.ctx.config.logRetainMs) : this.ctx.config.graceMs;
+    return now - this.sourceLeftAt > keep;
+  }
+
+  /** Past its grace period but kept for its log history: may be evicted when the relay is full. */
+  evictable(now: number): boolean {
     return this.connectionCount === 0 && now - this.sourceLeftAt > this.ctx.config.graceMs;
   }
 
@@ -115,34 +129,9 @@ export class Channel implements ChannelSink {
     this.ctx.totals.bytesOut += bytes;
   }
 
-  // ---------------------------------------------------------------- shared batches
-
-  /** This tick's batch for `audience`, if frames already went to it this tick. */
-  private currentBatch(audience: string | symbol): SharedBatch | undefined {
-    const b = this.batches.get(audience);
-    return b !== undefined && b.tick === this.ctx.scheduler.tick ? b : undefined;
-  }
-
-  /** Appends a frame to this tick's batch for `audience`; returns the batch, the frame's index and whether the batch is new. */
-  private share(audience: string | symbol, frame: Uint8Array): [SharedBatch, number, boolean] {
-    let b = this.currentBatch(audience);
-    const fresh = b === undefined;
-    if (b === undefined) {
-      b = new SharedBatch(this.ctx.scheduler.tick);
-      this.batches.set(audience, b);
-    }
-    return [b, b.push(frame, this.ctx.peer.frame(frame)), fresh];
-  }
-
-  /** A receiver that (re)enters its group mid-tick follows the rest of the tick's frames. */
-  private followGroup(r: ReceiverPeer): void {
-    const b = this.currentBatch(r.filterKey);
-    if (b) r.joinShared(b);
-  }
-
   // ---------------------------------------------------------------- membership
 
-  private welcome(peer: Peer): Uint8Array {
+  private welcome(peer: Peer, extra: { created?: boolean; logAcked?: number }): Uint8Array {
     return encodeMessage({
       kind: 'welcome',
       welcome: {
@@ -152,7 +141,9 @@ export class Channel implements ChannelSink {
         heartbeatMs: this.ctx.config.heartbeatMs,
         maxPayload: this.ctx.config.maxPayload,
         server: SERVER_NAME,
-        ...(peer.role === 'receiver' ? { logNext: this.cache.log.next } : {}),
+        epoch: this.ctx.engine.epoch,
+        ...(peer.role === 'receiver' ? { logNext: this.cache.log.next, created: extra.created === true } : {}),
+        ...(extra.logAcked !== undefined ? { logAcked: extra.logAcked } : {}),
       },
     });
   }
@@ -160,7 +151,8 @@ export class Channel implements ChannelSink {
   attachSource(peer: SourcePeer): void {
     this.source = peer;
     this.stats.connectionsTotal++;
-    peer.enqueue(this.welcome(peer));
+    const log = this.cache.log;
+    peer.enqueue(this.welcome(peer, { logAcked: peer.producer !== undefined && log.producer === peer.producer ? log.producerSeq : 0 }));
     this.engineChannel.setSourceOnline(true);
   }
 
@@ -171,31 +163,43 @@ export class Channel implements ChannelSink {
     this.engineChannel.setSourceOnline(false);
   }
 
-  attachReceiver(r: ReceiverPeer, select: string[] | null, resume: number | undefined): void {
+  /**
+   * Adds a receiver. With `handshake`, it stays pending until its first frame or pong (see
+   * ReceiverPeer.pending): a relay ping goes out now, and the Welcome and catch-up follow the
+   * answer. Without (internal receivers such as /ws subscriptions) it is live at once.
+   */
+  attachReceiver(r: ReceiverPeer, select: string[] | null, resume: number | undefined, handshake = false): void {
     this.receivers.set(r.id, r);
     this.stats.connectionsTotal++;
     this.stats.receiversPeak = Math.max(this.stats.receiversPeak, this.receivers.size);
     r.filter = makeFilter(select);
-    this.joinGroup(r);
+    r.resumeFrom = resume;
     r.onAfterFlush = () => {
-      if (r.logReplay && r.queuedBytes < this.ctx.config.receiverHighWaterBytes) setImmediate(() => this.pumpLog(r));
+      if (r.logSlot.replay && r.queuedBytes < this.ctx.config.receiverHighWaterBytes) setImmediate(() => this.logPolicy.pump(r));
     };
-    r.enqueue(this.welcome(r));
+    if (!handshake) return this.activate(r);
+    r.pending = true;
+    r.pendingSince = Date.now();
+    r.conn.ping();
+  }
+
+  /** A pending receiver goes live: Welcome, source status, schema, state, picture, history. */
+  activate(r: ReceiverPeer): void {
+    if (r.closed) return;
+    r.pending = false;
+    r.enqueue(this.welcome(r, { created: r.createdChannel }));
     const ec = this.engineChannel;
     r.enqueue(encodeMessage({ kind: 'source-status', status: { online: ec.sourceOnline, since: ec.sourceSince } }));
     const cache = this.cache;
     if (cache.schemaFrame) r.enqueue(cache.schemaFrame);
-    if (cache.hasState) r.enqueue(this.catchUpSync(r.filter));
-    if (cache.hasPicture) r.enqueue(cache.pictureFrame()!);
-    if (resume !== undefined || cache.log.next > 0) this.startLogReplay(r, resume ?? cache.log.first);
-    else r.logCursor = cache.log.next;
-    // Diffs later in this tick come after the catch-up sync.
-    this.followGroup(r);
+    this.statePolicy.join(r);
+    this.picturePolicy.join(r);
+    this.logPolicy.join(r, r.resumeFrom);
   }
 
   detachReceiver(r: ReceiverPeer): void {
     if (!this.receivers.delete(r.id)) return;
-    this.leaveGroup(r);
+    if (!r.pending) this.statePolicy.leave(r);
   }
 
   attachSignal(peer: SignalPeer): void {
@@ -205,54 +209,6 @@ export class Channel implements ChannelSink {
 
   detachSignal(peer: SignalPeer): void {
     this.signalPeers.delete(peer);
-  }
-
-  private joinGroup(r: ReceiverPeer): void {
-    const key = r.filterKey;
-    let g = this.groups.get(key);
-    if (!g) {
-      g = { filter: r.filter, members: new Set() };
-      this.groups.set(key, g);
-    }
-    g.members.add(r);
-  }
-
-  /** Leaves the current group's batch for the rest of the tick (e.g. before a filter change). */
-  private leaveGroupBatch(r: ReceiverPeer): void {
-    const b = this.currentBatch(r.filterKey);
-    if (b) r.skipShared(b);
-  }
-
-  private leaveGroup(r: ReceiverPeer): void {
-    const key = r.filterKey;
-    const g = this.groups.get(key);
-    if (!g) return;
-    g.members.delete(r);
-    if (g.members.size === 0) {
-      this.groups.delete(key);
-      this.syncCache.delete(key);
-    }
-  }
-
-  private catchUpSync(filter: ReceiverFilter | null): Uint8Array {
-    const key = filter?.key ?? '*';
-    const cached = this.syncCache.get(key);
-    if (cached && cached.version === this.cache.version) return cached.bytes;
-    const state = filter ? projectState(this.cache.state, filter.tree) : this.cache.state;
-    const bytes = syncFrame(state);
-    this.syncCache.set(key, { version: this.cache.version, bytes });
-    return bytes;
-  }
-
-  private setFilter(r: ReceiverPeer, select: string[] | null): void {
-    this.leaveGroupBatch(r);
-    this.leaveGroup(r);
-    r.filter = makeFilter(select);
-    this.joinGroup(r);
-    // A new filter gets a fresh projected sync; anything it was behind on is covered by it.
-    r.behind = undefined;
-    if (this.cache.hasState) r.enqueue(this.catchUpSync(r.filter));
-    this.followGroup(r);
   }
 
   // ---------------------------------------------------------------- inbound
@@ -272,7 +228,7 @@ export class Channel implements ChannelSink {
     this.ctx.totals.framesIn++;
     this.ctx.totals.bytesIn += data.length;
     try {
-      return decodeMessage(data, { maxPayload: this.ctx.config.maxPayload });
+      return decodeMessage(data, { maxPayload: this.ctx.config.maxPayload, maxJsonPayload: this.ctx.config.maxJsonPayload });
     } catch (e) {
       if (e instanceof ProtocolError) {
         this.refuse(peer, e.closeCode, e.message);
@@ -283,15 +239,19 @@ export class Channel implements ChannelSink {
   }
 
   private pong(peer: Peer, m: Message): void {
+    // Pongs are droppable: a peer that does not read gets none (its RTT would be meaningless).
+    if (peer.queuedBytes > this.ctx.config.receiverHighWaterBytes) return;
     peer.sendNow(encodeFrame({ type: FrameType.Pong, seq: m.seq ?? 0, timestamp: m.timestamp ?? 0 }));
   }
 
-  private publish(peer: Peer, update: SourceUpdate): void {
+  private publish(peer: SourcePeer, update: SourceUpdate): void {
     try {
-      this.engineChannel.publish(update);
+      const acked = this.engineChannel.publish(update);
+      if (acked !== undefined) peer.ack(acked);
     } catch (e) {
       // A bad delta is refused before the cache is touched, so the channel stays intact.
       if (e instanceof ProtocolError) this.refuse(peer, e.closeCode, e.message);
+      else if (e instanceof UpdateRefused) peer.enqueue(errorFrame(CloseCode.BadFrame, e.message));
       else throw e;
     }
   }
@@ -309,8 +269,10 @@ export class Channel implements ChannelSink {
         return this.publish(peer, { kind: 'diff', diff: m.diff, raw: data });
       case 'schema-announce':
         return this.publish(peer, { kind: 'schema', raw: data });
-      case 'pixels':
       case 'keyframe':
+        if (m.data.length === 0) return this.publish(peer, { kind: 'picture-reset', raw: data });
+        return this.publish(peer, { kind: 'picture', raw: data, width: m.width, height: m.height, rgba: m.data });
+      case 'pixels':
         if (m.data.length === 0) return this.publish(peer, { kind: 'media', raw: data });
         return this.publish(peer, { kind: 'picture', raw: data, width: m.width, height: m.height, rgba: m.data });
       case 'compressed-pixels':
@@ -324,7 +286,7 @@ export class Channel implements ChannelSink {
       case 'haptic':
         return this.publish(peer, { kind: 'media', raw: data });
       case 'log-record':
-        return this.publish(peer, { kind: 'log', raw: data });
+        return this.publish(peer, { kind: 'log', raw: data, producer: peer.producer, seq: m.offset });
       case 'stream-end':
         return this.publish(peer, { kind: 'end', raw: data });
       case 'rpc-result':
@@ -345,17 +307,29 @@ export class Channel implements ChannelSink {
     const m = this.decode(r, data);
     if (m === undefined) return;
     if (m.sender !== undefined) return this.refuse(r, CloseCode.BadFrame, 'receivers may not set FLAG_SENDER');
+    if (r.pending) {
+      // Its first frame: what it asks for (select, resume) shapes the catch-up it is about to get.
+      if (m.kind === 'subscribe-filter') r.filter = makeFilter(m.select);
+      else if (m.kind === 'resume') r.resumeFrom = m.offset;
+      else if (m.kind === 'hello') {
+        if (m.hello.select !== undefined) r.filter = makeFilter(m.hello.select && m.hello.select.length ? m.hello.select : null);
+        if (m.hello.resumeFrom !== undefined) r.resumeFrom = m.hello.resumeFrom;
+      }
+      this.activate(r);
+      if (m.kind === 'subscribe-filter' || m.kind === 'resume' || m.kind === 'hello') return;
+    }
     switch (m.kind) {
       case 'input':
-      case 'rpc-call':
         return this.forwardToSource(r, data);
+      case 'rpc-call':
+        return this.forwardCall(r, data, m.call.id);
       case 'subscribe-filter':
-        return this.setFilter(r, m.select);
+        return this.statePolicy.setFilter(r, m.select);
       case 'resume':
-        return this.startLogReplay(r, m.offset);
+        return this.logPolicy.startReplay(r, m.offset);
       case 'hello':
-        if (m.hello.select !== undefined) this.setFilter(r, m.hello.select.length ? m.hello.select : null);
-        if (m.hello.resumeFrom !== undefined) this.startLogReplay(r, m.hello.resumeFrom);
+        if (m.hello.select !== undefined) this.statePolicy.setFilter(r, m.hello.select && m.hello.select.length ? m.hello.select : null);
+        if (m.hello.resumeFrom !== undefined) this.logPolicy.startReplay(r, m.hello.resumeFrom);
         return;
       case 'ping':
         return this.pong(r, m);
@@ -366,25 +340,48 @@ export class Channel implements ChannelSink {
     }
   }
 
+  /** The receiver answered the relay's ping: a pending one goes live. */
+  onReceiverPong(r: ReceiverPeer): void {
+    if (r.pending) this.activate(r);
+  }
+
   private forwardToSource(r: ReceiverPeer, data: Uint8Array): void {
     if (this.engineChannel.sendToSource(tagSender(data, r.id))) {
       this.stats.inputsForwarded++;
       return;
     }
-    // Not silent: the sender learns its input went nowhere.
-    const why = this.engineChannel.sourceOnline ? 'the source is not keeping up; input dropped' : 'the channel has no source; input dropped';
-    r.enqueue(errorFrame(this.engineChannel.sourceOnline ? CloseCode.RateLimited : CloseCode.NotFound, why));
+    // Not silent: the sender learns its input went nowhere (unless it is not reading either).
+    if (r.queuedBytes > this.ctx.config.receiverHighWaterBytes) return;
+    const online = this.engineChannel.sourceOnline;
+    r.enqueue(errorFrame(online ? CloseCode.RateLimited : CloseCode.NotFound, online ? 'the source is not keeping up; input dropped' : 'the channel has no source; input dropped'));
+  }
+
+  /** An RPC call: to the source, or answered at once with an error carrying the call's id. */
+  private forwardCall(r: ReceiverPeer, data: Uint8Array, id: string | number): void {
+    if (this.engineChannel.sendToSource(tagSender(data, r.id))) {
+      this.stats.inputsForwarded++;
+      return;
+    }
+    const online = this.engineChannel.sourceOnline;
+    const error = online ? { code: 'source-busy', message: 'the source is not keeping up; call not delivered' } : { code: 'no-source', message: 'the channel has no source' };
+    r.enqueue(encodeMessage({ kind: 'rpc-result', result: { id, error } }));
   }
 
   onSignalMessage(peer: SignalPeer, text: string): void {
     this.stats.framesIn++;
     this.stats.bytesIn += text.length;
+    const limit = this.ctx.config.signalMaxBytes;
     for (const other of this.signalPeers) {
-      if (other !== peer && !other.closed) {
-        other.conn.sendText(text);
-        this.stats.framesOut++;
-        this.stats.bytesOut += text.length;
+      if (other === peer || other.closed) continue;
+      // A signaling peer that does not read is closed, not buffered without bound: what it
+      // missed (offers, candidates) cannot be conflated, and it renegotiates on reconnect.
+      if (other.queuedBytes > limit) {
+        this.refuse(other, CloseCode.TooSlow, `signaling peer fell ${other.queuedBytes} bytes behind`);
+        continue;
       }
+      other.conn.sendText(text);
+      this.stats.framesOut++;
+      this.stats.bytesOut += text.length;
     }
   }
 
@@ -406,172 +403,66 @@ export class Channel implements ChannelSink {
     this.toAll(encodeMessage({ kind: 'source-status', status: { online, since } }));
   }
 
-  /** Every receiver gets this frame. */
+  /** Every live receiver gets this frame. */
   private toAll(frame: Uint8Array): void {
     if (this.receivers.size === 0) return;
-    const [batch, i] = this.share(ALL, frame);
-    for (const r of this.receivers.values()) r.enqueueShared(batch, i);
+    const [batch, i] = this.fanout.share(EVERYONE, frame);
+    for (const r of this.receivers.values()) if (!r.pending) r.enqueueShared(batch, i);
   }
 
   deliver(d: Delivery): void {
     switch (d.kind) {
       case 'diff':
-        return this.deliverDiff(d);
+        return this.statePolicy.deliver(d);
       case 'schema':
       case 'end':
         return this.toAll(d.raw);
       case 'picture':
-        return this.deliverPicture(d.raw, false);
-      case 'delta':
-        return this.deliverPicture(d.raw, true);
-      case 'log':
-        return this.deliverLog(d.raw, d.offset);
-      case 'media': {
-        if (this.receivers.size === 0) return;
-        const hwm = this.ctx.config.receiverHighWaterBytes;
-        const [batch, i] = this.share(ALL, d.raw);
-        for (const r of this.receivers.values()) {
-          if (r.queuedBytes > hwm) {
-            r.skipShared(batch);
-            this.stats.droppedFrames++;
-            this.ctx.totals.droppedFrames++;
-          } else r.enqueueShared(batch, i);
-        }
+        if (this.receivers.size > 0) this.picturePolicy.deliver(this.receivers.values(), d.raw, false);
         return;
-      }
+      case 'delta':
+        if (this.receivers.size > 0) this.picturePolicy.deliver(this.receivers.values(), d.raw, true);
+        return;
+      case 'picture-reset':
+        if (this.receivers.size > 0) this.picturePolicy.reset(this.receivers.values(), d.raw);
+        return;
+      case 'log':
+        if (this.receivers.size > 0) this.logPolicy.deliver(this.receivers.values(), d.raw, d.offset);
+        return;
+      case 'media':
+        return this.deliverMedia(d.raw);
     }
   }
 
-  private deliverDiff(d: Extract<Delivery, { kind: 'diff' }>): void {
-    const hwm = this.ctx.config.receiverHighWaterBytes;
-    // Re-encoded diffs keep the source's seq and timestamp; read them only when one is encoded.
-    let header: { seq: number; timestamp: number } | undefined;
-    const encode = (diff: JsonObject) => {
-      header ??= d.raw ? readHeader(d.raw) : { seq: 0, timestamp: 0 };
-      return diffFrame(diff, header.seq, header.timestamp);
-    };
-    for (const [key, g] of this.groups) {
-      let bytes: Uint8Array;
-      if (g.filter === null) bytes = d.raw ?? encode(d.diff);
-      else {
-        const projected = projectDiff(d.diff, g.filter.tree);
-        if (Object.keys(projected).length === 0) continue; // touches nothing this group selected
-        bytes = encode(projected);
-      }
-      const [batch, i, fresh] = this.share(key, bytes);
-      if (fresh) {
-        // Once per tick and group: who is live follows the batch (later frames of the tick
-        // cost O(1) whatever the number of receivers); who is behind sits the tick out.
-        for (const r of g.members) {
-          if (r.behind === undefined && r.queuedBytes <= hwm) {
-            r.enqueueShared(batch, i);
-            continue;
-          }
-          // Behind: remember what it last got; it receives ONE merged diff once it drains.
-          r.skipShared(batch);
-          r.behind ??= d.before;
-          batch.behind++;
-        }
-      }
-      this.stats.conflatedDiffs += batch.behind;
-      this.ctx.totals.conflatedDiffs += batch.behind;
-    }
-  }
-
-  private deliverPicture(raw: Uint8Array, isDelta: boolean): void {
+  /** Audio, haptics, neural frames: nothing cached; whoever is behind misses them. */
+  private deliverMedia(raw: Uint8Array): void {
     if (this.receivers.size === 0) return;
     const hwm = this.ctx.config.receiverHighWaterBytes;
-    const [batch, i] = this.share(ALL, raw);
+    const [batch, i] = this.fanout.share(EVERYONE, raw);
     for (const r of this.receivers.values()) {
+      if (r.pending) continue;
       if (r.queuedBytes > hwm) {
         r.skipShared(batch);
-        r.needPicture = true;
-        this.stats.skippedFrames++;
-        this.ctx.totals.skippedFrames++;
-      } else if (isDelta && r.needPicture) {
-        // It skipped deltas: send the current picture (which already includes this delta).
-        r.skipShared(batch);
-        r.enqueue(this.cache.pictureFrame()!);
-        r.needPicture = false;
-      } else {
-        r.enqueueShared(batch, i);
-        r.needPicture = false;
-      }
+        this.stats.droppedFrames++;
+        this.ctx.totals.droppedFrames++;
+      } else r.enqueueShared(batch, i);
     }
   }
 
-  private deliverLog(raw: Uint8Array, offset: number): void {
-    if (this.receivers.size === 0) return;
-    const max = this.ctx.config.logReceiverMaxBytes;
-    const [batch, i] = this.share(ALL, raw);
-    for (const r of this.receivers.values()) {
-      if (r.logReplay || r.logCursor !== offset) {
-        r.skipShared(batch);
-        // A replaying receiver reads this record from history at its own pace.
-        if (!r.logReplay) this.startLogReplay(r, r.logCursor);
-        continue;
-      }
-      r.enqueueShared(batch, i);
-      r.logCursor = offset + 1;
-      if (r.queuedBytes > max) {
-        this.stats.tooSlowCloses++;
-        this.refuse(r, CloseCode.TooSlow, `log receiver fell ${r.queuedBytes} bytes behind; resume from offset ${r.logCursor}`);
-      }
-    }
-  }
-
-  private startLogReplay(r: ReceiverPeer, from: number): void {
-    const log = this.cache.log;
-    if (from > log.next) {
-      // The receiver saw offsets this log never had (the log restarted): say so, then start over.
-      r.enqueue(encodeMessage({ kind: 'history-truncated', requested: from, firstAvailable: log.first }));
-      from = log.first;
-    }
-    r.logCursor = from;
-    r.logReplay = true;
-    this.pumpLog(r);
-  }
-
-  /** Sends retained records to a replaying receiver, one high-water mark's worth per turn. */
-  private pumpLog(r: ReceiverPeer): void {
-    if (r.closed || !r.logReplay) return;
-    const log = this.cache.log;
-    const limit = this.ctx.config.receiverHighWaterBytes;
-    while (r.logCursor < log.next && r.queuedBytes < limit) {
-      if (r.logCursor < log.first) {
-        r.enqueue(encodeMessage({ kind: 'history-truncated', requested: r.logCursor, firstAvailable: log.first }));
-        r.logCursor = log.first;
-        continue;
-      }
-      r.enqueue(log.get(r.logCursor)!);
-      r.logCursor++;
-    }
-    r.logReplay = r.logCursor < log.next;
-  }
-
-  /** The receiver's queue went down: send what it missed while behind. */
+  /** The receiver's queue went down: each policy sends what it missed while behind. */
   onReceiverDrain(r: ReceiverPeer): void {
-    if (r.closed || r.queuedBytes > this.ctx.config.receiverHighWaterBytes) return;
-    if (r.behind !== undefined) {
-      const diff = this.cache.diffSince(r.behind);
-      r.behind = undefined;
-      const projected = r.filter ? projectDiff(diff, r.filter.tree) : diff;
-      if (Object.keys(projected).length > 0) r.enqueue(diffFrame(projected));
-      // The merged diff covers the state up to now; the rest of this tick follows it.
-      this.followGroup(r);
-    }
-    if (r.needPicture) {
-      const pf = this.cache.pictureFrame();
-      if (pf) r.enqueue(pf);
-      r.needPicture = false;
-    }
-    if (r.logReplay) this.pumpLog(r);
+    if (r.closed || r.pending || r.queuedBytes > this.ctx.config.receiverHighWaterBytes) return;
+    this.statePolicy.onDrain(r);
+    this.picturePolicy.onDrain(r);
+    this.logPolicy.onDrain(r);
   }
 
-  /** Safety net for drains the transport did not report. */
-  sweepBehind(): void {
+  /** Safety net for drains the transport did not report; late handshakes. */
+  sweep(now: number): void {
     for (const r of this.receivers.values()) {
-      if (r.behind !== undefined || r.needPicture || r.logReplay) this.onReceiverDrain(r);
+      if (r.pending) {
+        if (now - r.pendingSince > HANDSHAKE_WAIT_MS) this.activate(r);
+      } else if (this.statePolicy.needsDrain(r) || this.picturePolicy.needsDrain(r) || this.logPolicy.needsDrain(r)) this.onReceiverDrain(r);
     }
   }
 
@@ -590,9 +481,9 @@ export class Channel implements ChannelSink {
       logRetained: this.cache.log.size,
       ...this.stats,
       lag: receivers
-        .filter((r) => r.queuedBytes > 0 || r.behind !== undefined || r.logReplay)
+        .filter((r) => r.queuedBytes > 0 || this.statePolicy.needsDrain(r) || r.logSlot.replay)
         .slice(0, 100)
-        .map((r) => ({ id: r.id, queuedBytes: r.queuedBytes, behind: r.behind !== undefined, logCursor: r.logCursor })),
+        .map((r) => ({ id: r.id, queuedBytes: r.queuedBytes, behind: this.statePolicy.needsDrain(r), logCursor: r.logSlot.cursor })),
     };
   }
 }

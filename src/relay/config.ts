@@ -179,6 +179,26 @@ function parseValue(spec: OptionSpec, raw: unknown, origin: string): unknown {
 }
 
 /**
+ * Checks a complete configuration (e.g. options given to startRelay) exactly like the CLI checks
+ * flags; throws ConfigError naming the bad option.
+ */
+export function validateConfig(config: RelayConfig): RelayConfig {
+  const out = { ...config } as unknown as Record<string, unknown>;
+  for (const spec of OPTION_SPECS) {
+    const v = out[spec.key];
+    if (v === undefined) continue;
+    if (spec.kind === 'list' && !Array.isArray(v)) throw new ConfigError(`option ${spec.key}: expected an array of strings`);
+    out[spec.key] = parseValue(spec, v, 'option');
+  }
+  for (const key of Object.keys(out)) {
+    if (!(key in DEFAULT_CONFIG)) throw new ConfigError(`unknown option "${key}"`);
+  }
+  const c = out as unknown as RelayConfig;
+  if (c.auth === 'jwt' && !c.jwtSecret && !c.jwtPublicKey) throw new ConfigError('auth jwt needs jwtSecret or jwtPublicKey');
+  return c;
+}
+
+/**
  * Resolves the effective configuration. `flags` holds values given on the command line (keyed by
  * config key), `env` the environment, `file` an optional JSON config file path.
  */

@@ -5,8 +5,20 @@
  * RPC results travel the other way through it too, so with a shared engine (Redis) a receiver on
  * node B reaches a source on node A.
  */
+import { SluiceError } from '../protocol/errors.js';
 import type { JsonObject } from '../protocol/utf8.js';
 import type { StateCache, StateSnapshot } from './state-cache.js';
+
+/**
+ * An update the channel cannot use but that does not make the source's stream invalid (a delta
+ * with no base picture): the source gets an Error frame and stays connected.
+ */
+export class UpdateRefused extends SluiceError {
+  constructor(message: string) {
+    super('relay/update-refused', message);
+    this.name = 'UpdateRefused';
+  }
+}
 
 /** An update from a channel's source, already validated. `raw` is the frame as received. */
 export type SourceUpdate =
@@ -16,14 +28,21 @@ export type SourceUpdate =
   | { kind: 'picture'; raw: Uint8Array; width: number; height: number; rgba: Uint8Array }
   | { kind: 'compressed-picture'; raw: Uint8Array }
   | { kind: 'delta'; raw: Uint8Array; width: number; height: number; delta: Uint8Array }
-  | { kind: 'log'; raw: Uint8Array }
+  /** `producer`/`seq`: the source's producer id and the record's sequence number (resends are dropped). */
+  | { kind: 'log'; raw: Uint8Array; producer: string | undefined; seq: number }
+  /** An empty Keyframe: the channel has no picture any more. */
+  | { kind: 'picture-reset'; raw: Uint8Array }
   | { kind: 'media'; raw: Uint8Array }
   | { kind: 'end'; raw: Uint8Array };
 
 /** What receivers get, after the engine applied an update to the cache. */
 export type Delivery =
-  /** A state change. `before` is the state just before it; `raw` the bytes to send unfiltered receivers, when reusable. */
-  | { kind: 'diff'; diff: JsonObject; before: StateSnapshot; raw: Uint8Array | undefined }
+  /**
+   * A state change. `before` is the state just before it; `raw` the bytes to send unfiltered
+   * receivers, when reusable; `first` marks the channel's first state (receivers get a sync).
+   */
+  | { kind: 'diff'; diff: JsonObject; before: StateSnapshot; raw: Uint8Array | undefined; first?: boolean }
+  | { kind: 'picture-reset'; raw: Uint8Array }
   | { kind: 'schema'; raw: Uint8Array }
   /** A self-contained picture (Pixels, Keyframe or CompressedPixels). */
   | { kind: 'picture'; raw: Uint8Array }
@@ -48,8 +67,12 @@ export interface ChannelSink {
 export interface EngineChannel {
   /** The channel's cache: read it for catch-up; only the engine writes it. */
   readonly cache: StateCache;
-  /** Applies an update from this node's source and delivers it on every node. Throws ProtocolError for a bad delta. */
-  publish(update: SourceUpdate): void;
+  /**
+   * Applies an update from this node's source and delivers it on every node. Throws ProtocolError
+   * for a bad delta (the source is closed) and UpdateRefused for one the channel cannot use.
+   * Log records return the producer sequence number now committed (for the source's LogAck).
+   */
+  publish(update: SourceUpdate): number | undefined;
   /** Routes a frame to the channel's source, wherever it is connected. */
   sendToSource(frame: Uint8Array): boolean;
   /** Routes a frame to a receiver, wherever it is connected. */
@@ -65,6 +88,8 @@ export interface EngineChannel {
 
 export interface Engine {
   readonly name: string;
+  /** Changes when the engine's data is not the data clients saw before (a restart): clients resync. */
+  readonly epoch: string;
   openChannel(name: string, sink: ChannelSink): EngineChannel;
   close(): Promise<void>;
 }

@@ -14,6 +14,11 @@ export class FlushScheduler {
   /** The batching window frames are being collected in now. */
   tick = 0;
 
+  /** `onError` hears of a peer whose flush threw; the other peers of the tick are still flushed. */
+  constructor(private readonly onError: (error: unknown, peer: Flushable) => void = (e) => {
+    throw e;
+  }) {}
+
   schedule(peer: Flushable): void {
     this.pending.push(peer);
     if (!this.scheduled) {
@@ -27,6 +32,12 @@ export class FlushScheduler {
     this.tick++;
     const batch = this.pending;
     this.pending = [];
-    for (const p of batch) p.flush();
+    for (const p of batch) {
+      try {
+        p.flush();
+      } catch (e) {
+        this.onError(e, p);
+      }
+    }
   };
 }

@@ -26,6 +26,8 @@ export interface GoWsHost {
   nextId(): number;
   peerContext: PeerContext;
   maxFramesPerSecond: number;
+  /** Channels one /ws connection may follow. */
+  maxSubscriptions: number;
   /** The /ws connection closed. */
   released(peer: GoWsPeer): void;
 }
@@ -137,6 +139,8 @@ class TranslatingConnection implements PeerConnection {
     this.close(1006, 'terminated');
   }
   ping(): void {}
+  pause(): void {}
+  resume(): void {}
   setHandlers(_h: PeerHandlers): void {}
 }
 
@@ -157,7 +161,7 @@ export class GoWsPeer extends Peer {
     conn.setHandlers({
       message: (data, isBinary) => {
         if (this.closed) return;
-        if (!this.admitFrame(host.maxFramesPerSecond, Date.now())) return this.refuse(CloseCode.RateLimited, `more than ${host.maxFramesPerSecond} messages per second`);
+        if (!this.admitFrame(host.maxFramesPerSecond, Date.now())) return this.refuse(CloseCode.RateLimited, `more than ${10 * host.maxFramesPerSecond} messages in one second`);
         if (isBinary) return this.refuse(CloseCode.BadFrame, '/ws takes JSON text messages');
         void this.onText(decoder.decode(data));
       },

@@ -11,6 +11,9 @@ export class LogHistory {
   first = 0;
   /** Offset the next record will get. */
   next = 0;
+  /** The producer whose records this history holds, and its last stored sequence number. */
+  producer: string | undefined;
+  producerSeq = 0;
 
   constructor(
     private readonly maxRecords: number,
@@ -42,6 +45,16 @@ export class LogHistory {
       this.head = 0;
     }
     return offset;
+  }
+
+  /** Forgets every record (a new run); offsets stay monotonic, so old cursors see a truncation. */
+  restart(): void {
+    this.frames = [];
+    this.head = 0;
+    this.bytes = 0;
+    this.first = this.next;
+    this.producer = undefined;
+    this.producerSeq = 0;
   }
 
   /** The encoded record at `offset`, or undefined when evicted or not yet written. */

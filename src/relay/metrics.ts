@@ -6,6 +6,9 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Channel } from './channel.js';
 import type { RelayTotals } from './stats.js';
 
+/** Per-channel series are exported for at most this many channels. */
+export const MAX_CHANNEL_SERIES = 200;
+
 export function createMetrics(totals: RelayTotals, channels: () => Iterable<Channel>, peers: () => number): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
@@ -29,6 +32,7 @@ export function createMetrics(totals: RelayTotals, channels: () => Iterable<Chan
   counter('sluice_conflated_diffs_total', 'Diffs merged for receivers that fell behind', () => totals.conflatedDiffs);
   counter('sluice_skipped_frames_total', 'Pixel frames skipped for receivers that fell behind', () => totals.skippedFrames);
   counter('sluice_dropped_frames_total', 'Media frames dropped for receivers that fell behind', () => totals.droppedFrames);
+  counter('sluice_internal_errors_total', 'Failures contained at a peer boundary (the peer was closed with 1011)', () => totals.internalErrors);
   counter('sluice_channels_collected_total', 'Idle channels garbage-collected', () => totals.channelsCollected);
 
   new Counter({
@@ -67,7 +71,12 @@ export function createMetrics(totals: RelayTotals, channels: () => Iterable<Chan
     registers: [registry],
     collect() {
       this.reset();
-      for (const c of channels()) this.set({ channel: c.name }, c.receivers.size);
+      // Cardinality guard: one series per channel for the first channels only.
+      let n = 0;
+      for (const c of channels()) {
+        if (n++ >= MAX_CHANNEL_SERIES) break;
+        this.set({ channel: c.name }, c.receivers.size);
+      }
     },
   });
   return registry;

@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { Role } from '../protocol/control.js';
+import { encodeMessage } from '../protocol/message.js';
 import type { FlushScheduler } from './flush-scheduler.js';
 import type { BatchFollower, SharedBatch } from './shared-batch.js';
 import type { PeerConnection } from './transport.js';
@@ -28,6 +29,9 @@ interface SharedRef {
 
 type QueueItem = Uint8Array | SharedRef;
 
+/** A connection that gets more than this many times its frame rate in one second is closed (4429). */
+export const HARD_RATE_FACTOR = 10;
+
 export abstract class Peer implements BatchFollower {
   abstract readonly role: Role;
   private queue: QueueItem[] = [];
@@ -39,8 +43,18 @@ export abstract class Peer implements BatchFollower {
   closed = false;
   /** Accepts Batch messages: a tick's shared frames go out as one transport message. */
   batching = false;
+  /** When this connection's token expires (ms since epoch); it is closed with 4401 then. */
+  expiresAt: number | undefined;
+  /**
+   * Bound on bytes queued for this peer by frames only it gets (errors, pongs, RPC results…);
+   * past it `overflow` runs (the relay closes the peer with 4413). Shared frames are bounded by
+   * each content kind's own policy before they get here.
+   */
+  queueLimit = Infinity;
+  overflow: (() => void) | undefined;
   private windowStart = 0;
   private windowCount = 0;
+  private paused = false;
 
   private childLog: Logger | undefined;
 
@@ -79,7 +93,16 @@ export abstract class Peer implements BatchFollower {
     this.queue.push(this.conn.acceptsFramed ? this.ctx.frame(frame) : frame);
     this.queueBytes += frame.length;
     this.schedule();
+    if (this.queueBytes + this.conn.bufferedAmount > this.queueLimit) this.overflow?.();
   }
+
+  /** Makes sure this peer is flushed this tick (its beforeFlush hook may have something to add). */
+  protected requestFlush(): void {
+    if (!this.closed) this.schedule();
+  }
+
+  /** Hook for subclasses: last frames to queue before a flush (e.g. a coalesced acknowledgement). */
+  protected beforeFlush(): void {}
 
   /**
    * Follows a shared batch from frame `index` on: this frame and every frame appended to the
@@ -135,6 +158,7 @@ export abstract class Peer implements BatchFollower {
   }
 
   flush(): void {
+    this.beforeFlush();
     this.queued = false;
     this.closeRef();
     this.skippedBatches = undefined;
@@ -183,14 +207,35 @@ export abstract class Peer implements BatchFollower {
   /** Hook for subclasses (log replay pacing). */
   protected afterFlush(): void {}
 
-  /** Counts an inbound frame; false when the peer exceeded `limit` frames in the current second. */
+  /**
+   * Counts an inbound frame. Past `limit` frames in the current second the relay stops reading
+   * this socket until the second is over: TCP flow control slows the sender, and nothing it sent
+   * is dropped (frames already read are still handled).
+   */
   admitFrame(limit: number, now: number): boolean {
     this.lastSeen = now;
     if (now - this.windowStart >= 1000) {
       this.windowStart = now;
       this.windowCount = 0;
     }
-    return ++this.windowCount <= limit;
+    const n = ++this.windowCount;
+    if (n <= limit) return true;
+    // Abuse ceiling, far above any burst push-back lets through (only frames already read
+    // from the socket arrive while it is paused): the connection is closed with 4429.
+    if (n > HARD_RATE_FACTOR * limit) return false;
+    if (this.paused || this.closed) return true;
+    this.paused = true;
+    this.conn.pause();
+    setTimeout(() => {
+      this.paused = false;
+      if (!this.closed) this.conn.resume();
+    }, Math.max(1, this.windowStart + 1000 - now)).unref();
+    return true;
+  }
+
+  /** True while reading is paused by the inbound rate limit. */
+  get readPaused(): boolean {
+    return this.paused;
   }
 
   /** Sends immediately, ahead of the queue (pongs, so RTT measures the network, not the queue). */
@@ -211,6 +256,24 @@ export abstract class Peer implements BatchFollower {
 
 export class SourcePeer extends Peer {
   readonly role = 'source' as const;
+  /** Log producer id from `?producer=` (records carry its sequence numbers). */
+  producer: string | undefined;
+  /** Highest producer sequence number committed and not yet acknowledged. */
+  private ackSeq = -1;
+
+  /** Acknowledges producer records up to `seq`; one LogAck per tick carries the highest. */
+  ack(seq: number): void {
+    if (seq <= this.ackSeq) return;
+    this.ackSeq = seq;
+    this.requestFlush();
+  }
+
+  protected override beforeFlush(): void {
+    if (this.ackSeq < 0) return;
+    const seq = this.ackSeq;
+    this.ackSeq = -1;
+    this.enqueue(encodeMessage({ kind: 'log-ack', seq }));
+  }
 }
 
 export class SignalPeer extends Peer {

@@ -1,36 +1,32 @@
-/** A receiver: its filter, how far behind it is, and where it is in the channel's log. */
-import { compileSelect, selectKey } from '../protocol/select.js';
-import type { SelectTree } from '../protocol/select.js';
+/** A receiver: its filter, and the per-receiver state each slow-receiver policy keeps for it. */
 import { Peer } from './peer.js';
-import type { StateSnapshot } from './state-cache.js';
-
-export interface ReceiverFilter {
-  paths: string[];
-  tree: SelectTree;
-  /** Receivers with the same key share encoded bytes. */
-  key: string;
-}
-
-export function makeFilter(paths: string[] | null): ReceiverFilter | null {
-  return paths === null ? null : { paths, tree: compileSelect(paths), key: selectKey(paths) };
-}
+import { LogSlot } from './policies/log-policy.js';
+import { PictureSlot } from './policies/picture-policy.js';
+import { StateSlot } from './policies/state-policy.js';
+import { NO_FILTER_KEY } from './receiver-filter.js';
+import type { ReceiverFilter } from './receiver-filter.js';
 
 export class ReceiverPeer extends Peer {
   readonly role = 'receiver' as const;
   filter: ReceiverFilter | null = null;
-  /** Set while behind on state: the state this receiver last got. */
-  behind: StateSnapshot | undefined;
-  /** Waiting for a full picture (skipped pixel frames while behind). */
-  needPicture = false;
-  /** Next log offset this receiver needs. */
-  logCursor = 0;
-  /** Replaying retained history at its own pace; live records wait until it catches up. */
-  logReplay = false;
+  /**
+   * Not live yet: the relay waits for the receiver's first frame or pong before sending the
+   * Welcome and catch-up, so a Hello or Resume sent right after opening is read first.
+   */
+  pending = false;
+  pendingSince = 0;
+  /** Log offset asked for in the URL, a Resume frame or Hello while pending. */
+  resumeFrom: number | undefined;
+  /** This connection created its channel (the relay knew nothing about it). */
+  createdChannel = false;
+  readonly stateSlot = new StateSlot();
+  readonly pictureSlot = new PictureSlot();
+  readonly logSlot = new LogSlot();
   /** Called after each flush so the channel can continue a paced log replay. */
   onAfterFlush: (() => void) | undefined;
 
   get filterKey(): string {
-    return this.filter?.key ?? '*';
+    return this.filter?.key ?? NO_FILTER_KEY;
   }
 
   protected override afterFlush(): void {

@@ -12,6 +12,8 @@ export interface Route {
   resume: number | undefined;
   /** The receiver accepts Batch messages (`?batch=1`). */
   batch: boolean;
+  /** Sources: the log producer id (`?producer=`), stable across the producer's reconnects. */
+  producer: string | undefined;
 }
 
 export type RouteResult = { ok: true; route: Route } | { ok: false; status: 'not-found' | 'bad-request'; message: string };
@@ -37,7 +39,7 @@ export function parseRoute(url: string): RouteResult {
       return { ok: false, status: 'bad-request', message: 'channel name is not valid percent-encoding' };
     }
   }
-  if (!isValidChannelName(channel)) return { ok: false, status: 'bad-request', message: `invalid channel name "${channel.slice(0, 64)}"` };
+  if (!isValidChannelName(channel)) return { ok: false, status: 'bad-request', message: `invalid channel name "${[...channel].slice(0, 32).join('')}"` };
   let select: string[] | null = null;
   try {
     select = parseSelect(u.searchParams.get('select'));
@@ -51,5 +53,7 @@ export function parseRoute(url: string): RouteResult {
     if (!Number.isSafeInteger(resume) || resume < 0) return { ok: false, status: 'bad-request', message: 'resume must be a non-negative integer' };
   }
   const batch = u.searchParams.get('batch') === '1';
-  return { ok: true, route: { role, channel, select, token: u.searchParams.get('token') ?? undefined, resume, batch } };
+  const producer = u.searchParams.get('producer') ?? undefined;
+  if (producer !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(producer)) return { ok: false, status: 'bad-request', message: 'producer must be 1-64 characters of A-Z a-z 0-9 _ -' };
+  return { ok: true, route: { role, channel, select, token: u.searchParams.get('token') ?? undefined, resume, batch, producer } };
 }

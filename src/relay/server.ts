@@ -1,133 +1,138 @@
 /**
- * The relay process: an HTTP server (health, readiness, stats, metrics) whose WebSocket upgrades
- * are routed by path to a channel and a role, after origin, authorization and limit checks.
- * Refusals complete the WebSocket handshake and then close with a documented code, because
- * browsers cannot see HTTP statuses of failed upgrades.
+ * The relay process: an HTTP host (health, readiness, stats, metrics, extra routes) whose
+ * WebSocket upgrades are routed by path to a channel and a role, after origin, authorization and
+ * limit checks. Refusals complete the WebSocket handshake and then close with a documented code,
+ * because browsers cannot see HTTP statuses of failed upgrades.
+ *
+ * Isolation: nothing a peer sends, and nothing that goes wrong while serving one peer (decode,
+ * translate, flush, close), ends the process or skips other peers' work. Each entry point from a
+ * socket is contained here; a failure closes that peer with 1011, is logged and counted
+ * (`totals.internalErrors`, `sluice_internal_errors_total`).
  */
-import { createServer } from 'node:http';
-import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { CloseCode, closeCodeInfo } from '../protocol/close-codes.js';
 import { HEADER_SIZE } from '../protocol/header.js';
 import { encodeMessage } from '../protocol/message.js';
-import { allowAll, channelMatcher, createJwtAuthorize, originAllowed, tokenFrom } from './auth.js';
-import type { Authorize } from './auth.js';
-import { Channel } from './channel.js';
-import type { ChannelContext } from './channel.js';
-import { DEFAULT_CONFIG } from './config.js';
+import { allowAll, createJwtAuth, originAllowed, tokenFrom } from './auth.js';
+import type { Authorize, AuthorizeAdmin } from './auth.js';
+import type { Channel, ChannelContext } from './channel.js';
+import { ChannelTable } from './channel-table.js';
+import { DEFAULT_CONFIG, validateConfig } from './config.js';
 import type { RelayConfig } from './config.js';
 import type { Engine } from './engine.js';
 import { MemoryEngine } from './engines/memory-engine.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { GoWsPeer } from './gows-endpoint.js';
+import type { RelayHost, UpgradeDecision } from './host.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import { SignalPeer, SourcePeer } from './peer.js';
+import { HARD_RATE_FACTOR, SignalPeer, SourcePeer } from './peer.js';
 import type { Peer } from './peer.js';
 import { ReceiverPeer } from './receiver-peer.js';
 import { parseRoute } from './route.js';
 import type { Route } from './route.js';
+import { relayHttpRoutes } from './static-routes.js';
 import { RelayTotals } from './stats.js';
-import type { PeerConnection, Transport } from './transport.js';
-import { createWsTransport } from './ws-transport.js';
+import type { HttpRequest, HttpResponse, HttpRoute, PeerConnection } from './transport.js';
+import { startWsHost } from './ws-transport.js';
 import { startUwsHost } from './uws-host.js';
-import type { UwsHost } from './uws-host.js';
 
-/** What an upgrade request becomes (see Relay.decideUpgrade). */
-export type UpgradeDecision =
-  | { kind: 'unavailable' }
-  | { kind: 'refuse'; code: number; reason: string }
-  | { kind: 'gows'; token: string | undefined; headers: IncomingHttpHeaders }
-  | { kind: 'peer'; route: Route };
+export type { UpgradeDecision } from './host.js';
+
+/** `/api/stats` is computed at most this often; requests in between get the same answer. */
+const STATS_CACHE_MS = 1000;
+/** Channels listed by `/api/stats` (the totals cover all of them). */
+const STATS_MAX_CHANNELS = 100;
 
 export interface RelayOptions extends Partial<Omit<RelayConfig, 'engine'>> {
   /** Decides every connection; defaults to `--auth` (none, or the built-in JWT check). */
   authorize?: Authorize;
+  /** Decides access to `/api/stats` and `/metrics`; defaults to `--auth` (open, or a JWT with `admin: true`). */
+  authorizeAdmin?: AuthorizeAdmin;
   /** Where channels live; defaults to the in-memory engine. */
   engine?: Engine;
   logger?: Logger;
-  /** A socket layer instance riding on node:http (overrides `transport`). */
-  socketTransport?: Transport;
-  /** Extra HTTP routes (the client bundle, web views); return true when handled. */
-  httpRoutes?: Array<(req: IncomingMessage, res: ServerResponse) => boolean>;
+  /** Extra HTTP routes; return true when handled. The relay's own pages (`/sluice.js`, `/process/{id}`, web/) follow them. */
+  httpRoutes?: HttpRoute[];
 }
 
 export class Relay {
   readonly config: RelayConfig;
   readonly totals = new RelayTotals();
-  readonly channels = new Map<string, Channel>();
+  readonly table: ChannelTable;
   readonly peers = new Set<Peer>();
   readonly log: Logger;
   readonly metrics: Registry;
-  private readonly server: Server | undefined;
-  private uws: UwsHost | undefined;
-  private readonly transport: Transport;
-  private readonly scheduler = new FlushScheduler();
+  private host: RelayHost | undefined;
+  private readonly scheduler: FlushScheduler;
   private readonly ctx: ChannelContext;
-  private authorize: Authorize;
   private nextId = 1;
   private draining = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
-  private readonly httpRoutes: Array<(req: IncomingMessage, res: ServerResponse) => boolean>;
+  private readonly httpRoutes: HttpRoute[];
+  private statsCache: { at: number; body: string } | undefined;
 
-  private constructor(options: RelayOptions, authorize: Authorize) {
-    const { authorize: _a, engine, logger, socketTransport, httpRoutes, ...config } = options;
-    this.config = { ...DEFAULT_CONFIG, ...stripUndefined(config), engine: engine?.name ?? 'memory' };
-    this.log = logger ?? createLogger(this.config.logLevel);
-    this.authorize = authorize;
-    this.httpRoutes = httpRoutes ?? [];
-    this.transport =
-      socketTransport ?? (this.config.transport === 'uws' ? { frame: (p: Uint8Array) => p, close() {} } : createWsTransport({ maxPayload: this.config.maxPayload + HEADER_SIZE + 4 }));
+  private constructor(
+    config: RelayConfig,
+    options: RelayOptions,
+    private readonly authorize: Authorize,
+    private readonly authorizeAdmin: AuthorizeAdmin,
+  ) {
+    this.config = config;
+    this.log = options.logger ?? createLogger(config.logLevel);
+    this.httpRoutes = [...(options.httpRoutes ?? []), ...relayHttpRoutes()];
+    this.scheduler = new FlushScheduler((e) => this.internalError(e, 'flush'));
     this.ctx = {
-      config: this.config,
+      config,
       totals: this.totals,
       scheduler: this.scheduler,
-      engine: engine ?? new MemoryEngine({ logRetainRecords: this.config.logRetainRecords, logRetainBytes: this.config.logRetainBytes }),
+      engine: options.engine ?? new MemoryEngine({ logRetainRecords: config.logRetainRecords, logRetainBytes: config.logRetainBytes }),
       log: this.log,
-      peer: { scheduler: this.scheduler, frame: this.transport.frame },
+      // Replaced by the host's framing once it is started (before any connection exists).
+      peer: { scheduler: this.scheduler, frame: (p) => p },
     };
-    this.metrics = createMetrics(this.totals, () => this.channels.values(), () => this.peers.size);
-    if (this.config.transport !== 'uws' || socketTransport) {
-      this.server = createServer((req, res) => void this.handleHttp(req, res));
-      this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
-    }
+    this.table = new ChannelTable(this.ctx);
+    this.metrics = createMetrics(this.totals, () => this.table.values(), () => this.peers.size);
   }
 
-  /** Starts a relay and resolves once it accepts connections. */
+  /** The channels of this node, by name. */
+  get channels(): ReadonlyMap<string, Channel> {
+    return this.table.channels;
+  }
+
+  /**
+   * Starts a relay and resolves once it accepts connections. Options are checked exactly like the
+   * CLI's (a ConfigError names the bad one).
+   */
   static async start(options: RelayOptions = {}): Promise<Relay> {
-    const { engine: _e, ...rest } = options;
-    const cfg = { ...DEFAULT_CONFIG, ...stripUndefined(rest) };
-    const authorize =
-      options.authorize ??
-      (cfg.auth === 'jwt'
-        ? await createJwtAuthorize({ secret: cfg.jwtSecret, publicKeyPem: cfg.jwtPublicKey, issuer: cfg.jwtIssuer, audience: cfg.jwtAudience })
-        : allowAll);
-    const relay = new Relay(options, authorize);
-    const server = relay.server;
-    if (server) {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(relay.config.port, relay.config.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    } else {
-      // uWS drops a connection over its limit without a close code; the relay refuses oversize frames
-      // itself with 1009 first, so uWS gets a looser hard limit.
-      relay.uws = await startUwsHost(relay, relay.config.host, relay.config.port, Math.max(2 * relay.config.maxPayload, relay.config.maxPayload + (1 << 20)) + HEADER_SIZE + 4);
+    const { authorize: customAuthorize, authorizeAdmin: customAdmin, engine, logger: _l, httpRoutes: _h, ...rest } = options;
+    const config: RelayConfig = validateConfig({ ...DEFAULT_CONFIG, ...stripUndefined(rest), engine: engine?.name ?? 'memory' });
+    let authorize: Authorize = allowAll;
+    let admin: AuthorizeAdmin = () => ({ ok: true });
+    if (config.auth === 'jwt') {
+      const jwt = await createJwtAuth({ secret: config.jwtSecret, publicKeyPem: config.jwtPublicKey, issuer: config.jwtIssuer, audience: config.jwtAudience });
+      authorize = jwt.authorize;
+      admin = jwt.admin;
     }
+    const relay = new Relay(config, options, customAuthorize ?? authorize, customAdmin ?? admin);
+    const maxFrame = config.maxPayload + HEADER_SIZE + 4;
+    relay.host =
+      config.transport === 'uws'
+        ? // uWS drops a connection over its limit without a close code; the relay refuses oversize
+          // frames itself with 1009 first, so uWS gets a looser hard limit.
+          await startUwsHost(relay, config.host, config.port, Math.max(2 * config.maxPayload, config.maxPayload + (1 << 20)) + HEADER_SIZE + 4)
+        : await startWsHost(relay, config.host, config.port, maxFrame);
+    relay.ctx.peer.frame = relay.host.frame;
     relay.startTimers();
-    relay.log.info({ port: relay.port, host: relay.config.host, engine: relay.ctx.engine.name, transport: relay.config.transport }, 'relay listening');
+    relay.log.info({ port: relay.port, host: config.host, engine: relay.ctx.engine.name, transport: config.transport }, 'relay listening');
     return relay;
   }
 
   get port(): number {
-    return this.server ? (this.server.address() as AddressInfo).port : this.uws!.port;
+    return this.host!.port;
   }
 
   /** ws://host:port for clients on this machine. */
@@ -140,26 +145,31 @@ export class Relay {
     return this.draining;
   }
 
+  /** Contains a failure while serving one peer: logged, counted; the caller closes that peer. */
+  internalError(error: unknown, where: string): void {
+    this.totals.internalErrors++;
+    this.log.error({ err: error, where }, 'internal error (contained)');
+  }
+
   // ---------------------------------------------------------------- HTTP
 
-  /** Answers an HTTP request (node:http, or the uWS host's adapter). */
-  async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+  /** Answers an HTTP request (from either host). */
+  async handleHttp(req: HttpRequest, res: HttpResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const path = url.split('?')[0];
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify(body));
+      res.end(typeof body === 'string' ? body : JSON.stringify(body));
     };
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' });
-      if (path === '/healthz') return json(200, { status: 'ok' });
+      if (path === '/healthz') return json(200, { status: 'ok', engine: this.ctx.engine.name, epoch: this.ctx.engine.epoch });
       if (path === '/readyz') return this.draining ? json(503, { status: 'draining' }) : json(200, { status: 'ready' });
-      if (path === '/api/stats') {
-        // ?gc=1 measures live memory (only when node runs with --expose-gc; for tests and benchmarks).
-        const gc = (globalThis as { gc?: () => void }).gc;
-        if (gc && (req.url ?? '').includes('gc=1')) gc();
-        return json(200, this.stats());
-      }
-      if (path === '/metrics') {
+      if (path === '/api/stats' || path === '/metrics') {
+        const token = tokenFrom(new URL(url, 'http://relay.invalid').searchParams.get('token') ?? undefined, req.headers);
+        const decision = await this.authorizeAdmin(token);
+        if (!decision.ok) return json(decision.code === CloseCode.Unauthenticated ? 401 : 403, { error: decision.reason });
+        if (path === '/api/stats') return json(200, this.statsBody(url.includes('gc=1')));
         const body = await this.metrics.metrics();
         res.writeHead(200, { 'content-type': this.metrics.contentType });
         res.end(body);
@@ -168,25 +178,45 @@ export class Relay {
       for (const route of this.httpRoutes) if (route(req, res)) return;
       json(404, { error: 'not found' });
     } catch (e) {
-      this.log.error({ err: e }, 'http handler failed');
+      this.internalError(e, 'http');
       if (!res.headersSent) json(500, { error: 'internal error' });
       else res.end();
     }
   }
 
+  /** The `/api/stats` body, computed at most once per second however often it is asked for. */
+  private statsBody(gcFirst: boolean): string {
+    // ?gc=1 measures live memory (only when node runs with --expose-gc; for tests and benchmarks).
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc && gcFirst) {
+      gc();
+      this.statsCache = undefined;
+    }
+    const now = Date.now();
+    if (this.statsCache === undefined || now - this.statsCache.at >= STATS_CACHE_MS) this.statsCache = { at: now, body: JSON.stringify(this.stats()) };
+    return this.statsCache.body;
+  }
+
   stats() {
-    const channels = [...this.channels.values()].map((c) => c.snapshotStats());
+    const channels: ReturnType<Channel['snapshotStats']>[] = [];
+    let receivers = 0;
+    for (const c of this.table.values()) {
+      receivers += c.receivers.size;
+      if (channels.length < STATS_MAX_CHANNELS) channels.push(c.snapshotStats());
+    }
     return {
       server: 'sluice',
       engine: this.ctx.engine.name,
+      epoch: this.ctx.engine.epoch,
       draining: this.draining,
       uptimeSeconds: Math.round(process.uptime()),
       connections: this.peers.size,
-      channelCount: this.channels.size,
-      receivers: channels.reduce((n, c) => n + c.receivers, 0),
+      channelCount: this.table.size,
+      receivers,
       totals: this.totals,
       memory: process.memoryUsage(),
       channels,
+      channelsTruncated: this.table.size > channels.length,
     };
   }
 
@@ -203,7 +233,13 @@ export class Relay {
     const origin = headers.origin;
     if (!originAllowed(this.config.allowedOrigins, origin)) return refuse(CloseCode.NotAllowed, `origin ${origin ?? ''} is not allowed`);
     if (url.split('?')[0] === '/ws') {
-      return { kind: 'gows', token: tokenFrom(new URL(url, 'http://x').searchParams.get('token') ?? undefined, headers), headers };
+      let token: string | undefined;
+      try {
+        token = tokenFrom(new URL(url, 'http://relay.invalid').searchParams.get('token') ?? undefined, headers);
+      } catch {
+        return refuse(CloseCode.BadFrame, 'unparseable URL');
+      }
+      return { kind: 'gows', token, headers, expiresAt: undefined };
     }
     const parsed = parseRoute(url);
     if (!parsed.ok) return refuse(parsed.status === 'not-found' ? CloseCode.NotFound : CloseCode.BadFrame, parsed.message);
@@ -216,77 +252,34 @@ export class Relay {
       decision = { ok: false as const, code: CloseCode.Unauthenticated, reason: 'authorization failed' };
     }
     if (!decision.ok) return refuse(decision.code, decision.reason);
+    if (decision.expiresAt !== undefined && decision.expiresAt <= Date.now()) return refuse(CloseCode.Unauthenticated, 'token expired');
     if (this.draining) return refuse(CloseCode.GoingAway, 'relay is shutting down');
-    const channel = this.channels.get(route.channel);
-    if (!channel && this.channels.size >= this.config.maxChannels) return refuse(CloseCode.NoCapacity, `channel limit (${this.config.maxChannels}) reached`);
-    if (route.role === 'receiver' && channel && channel.receivers.size >= this.config.maxReceiversPerChannel) {
-      channel.stats.connectionsRejected++;
-      return refuse(CloseCode.NoCapacity, `receiver limit (${this.config.maxReceiversPerChannel}) reached for "${route.channel}"`);
-    }
-    if (route.role === 'source' && channel?.source && !this.takesOver(route.channel)) {
-      channel.stats.connectionsRejected++;
-      return refuse(CloseCode.SourceConflict, `channel "${route.channel}" already has a source`);
-    }
-    return { kind: 'peer', route };
+    const verdict = this.table.check(route.channel, route.role);
+    if (!verdict.ok) return refuse(verdict.code, verdict.reason);
+    return { kind: 'peer', route, expiresAt: decision.expiresAt };
   }
 
   /** Wires an upgraded connection according to the decision made for it. */
   openConnection(conn: PeerConnection, d: Exclude<UpgradeDecision, { kind: 'unavailable' }>): void {
-    if (d.kind === 'refuse') {
-      this.totals.connectionsRejected++;
-      this.totals.countClose(closeCodeInfo(d.code).name);
-      conn.send(encodeMessage({ kind: 'error', error: { code: d.code, name: closeCodeInfo(d.code).name, message: d.reason } }));
-      conn.close(d.code, d.reason);
-      return;
-    }
+    if (d.kind === 'refuse') return this.refuseConnection(conn, d.code, d.reason);
     if (d.kind === 'gows') return this.openGoWs(conn, d.token, d.headers);
-    let channel = this.channels.get(d.route.channel);
-    if (!channel) {
-      channel = new Channel(d.route.channel, this.ctx);
-      this.channels.set(d.route.channel, channel);
-      this.totals.channelsCreated++;
-    }
-    this.attach(conn, channel, d.route);
+    // Limits are checked again: other connections may have been admitted since the decision.
+    const admitted = this.table.admit(d.route.channel, d.route.role);
+    if (!admitted.ok) return this.refuseConnection(conn, admitted.code, admitted.reason);
+    this.attach(conn, admitted.channel, d.route, admitted.created, d.expiresAt);
   }
 
-  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => socket.destroy());
-    const d = await this.decideUpgrade(req.url ?? '/', req.headers, req.socket.remoteAddress ?? '');
-    if (socket.destroyed) return;
-    if (d.kind === 'unavailable') {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    if (d.kind === 'refuse') this.log.debug({ url: req.url, code: d.code, reason: d.reason }, 'connection refused');
-    this.transport.upgrade!(req, socket, head, (conn) => this.openConnection(conn, d));
-  }
-
-  /** The channel's source policy: takeover when the relay's policy says so or the channel matches --takeover-channels. */
-  private takesOver(channel: string): boolean {
-    if (this.config.sourcePolicy === 'takeover') return true;
-    this.takeoverMatcher ??= channelMatcher(this.config.takeoverChannels);
-    return this.takeoverMatcher(channel);
-  }
-  private takeoverMatcher: ((channel: string) => boolean) | undefined;
-
-  /** Finds or creates a channel for a go-ws subscription, applying the same limits as a receiver. */
-  private channelForSubscription(name: string): Channel | { error: string; code: number } {
-    let channel = this.channels.get(name);
-    if (!channel) {
-      if (this.channels.size >= this.config.maxChannels) return { error: `channel limit (${this.config.maxChannels}) reached`, code: CloseCode.NoCapacity };
-      channel = new Channel(name, this.ctx);
-      this.channels.set(name, channel);
-      this.totals.channelsCreated++;
-    }
-    if (channel.receivers.size >= this.config.maxReceiversPerChannel) {
-      channel.stats.connectionsRejected++;
-      return { error: `receiver limit (${this.config.maxReceiversPerChannel}) reached for "${name}"`, code: CloseCode.NoCapacity };
-    }
-    return channel;
+  private refuseConnection(conn: PeerConnection, code: number, reason: string): void {
+    this.totals.connectionsRejected++;
+    this.totals.countClose(closeCodeInfo(code).name);
+    // Whatever the refused peer sends until the close completes is ignored.
+    conn.setHandlers({ message() {}, close() {}, drain() {}, pong() {} });
+    conn.send(encodeMessage({ kind: 'error', error: { code, name: closeCodeInfo(code).name, message: reason } }));
+    conn.close(code, reason);
   }
 
   private openGoWs(conn: PeerConnection, token: string | undefined, headers: IncomingHttpHeaders): void {
-    const id = this.nextId++;
+    const id = this.takeId();
     this.totals.connectionsTotal++;
     const peer = new GoWsPeer(
       id,
@@ -294,7 +287,10 @@ export class Relay {
       this.log,
       () => ({ conn: id, endpoint: '/ws', remote: conn.remoteAddress }),
       {
-        channelFor: (name) => this.channelForSubscription(name),
+        channelFor: (name) => {
+          const a = this.table.admit(name, 'receiver');
+          return a.ok ? a.channel : { error: a.reason, code: a.code };
+        },
         authorize: async (r) => {
           try {
             return await this.authorize(r);
@@ -302,9 +298,10 @@ export class Relay {
             return { ok: false, code: CloseCode.Unauthenticated, reason: 'authorization failed' };
           }
         },
-        nextId: () => this.nextId++,
+        nextId: () => this.takeId(),
         peerContext: this.ctx.peer,
         maxFramesPerSecond: this.config.maxFramesPerSecond,
+        maxSubscriptions: this.config.maxWsSubscriptions,
         released: (p) => this.peers.delete(p),
       },
       token,
@@ -313,26 +310,49 @@ export class Relay {
     this.peers.add(peer);
   }
 
-  private attach(conn: PeerConnection, channel: Channel, route: Route): void {
+  private takeId(): number {
     const id = this.nextId++;
     if (this.nextId > 0xffffffff) this.nextId = 1;
+    return id;
+  }
+
+  private attach(conn: PeerConnection, channel: Channel, route: Route, created: boolean, expiresAt: number | undefined): void {
+    const id = this.takeId();
     const log = this.log;
     const bindings = () => ({ conn: id, channel: channel.name, role: route.role, remote: conn.remoteAddress });
     const onFlushed = (frames: number, bytes: number) => channel.countOut(frames, bytes);
     const limit = this.config.maxFramesPerSecond;
     this.totals.connectionsTotal++;
-    // Every role: liveness, the inbound rate limit, and detach on close; then its own frames.
-    const wire = (p: Peer, onMessage: (data: Uint8Array, isBinary: boolean) => void, drain: () => void = () => {}) =>
+    // Every role: liveness, inbound push-back, containment, detach on close; then its own frames.
+    const wire = (p: Peer, onMessage: (data: Uint8Array, isBinary: boolean) => void, drain: () => void = () => {}, pong: () => void = () => {}) => {
+      p.expiresAt = expiresAt;
+      p.overflow = () => {
+        if (p.closed) return;
+        if (p instanceof ReceiverPeer) channel.stats.tooSlowCloses++;
+        channel.refuse(p, CloseCode.TooSlow, `more than ${p.queueLimit} bytes queued for a peer that is not reading`);
+      };
+      const contained = (where: string, fn: () => void) => {
+        try {
+          fn();
+        } catch (e) {
+          this.internalError(e, where);
+          if (!p.closed) p.close(1011, 'internal error');
+        }
+      };
       conn.setHandlers({
         message: (data, isBinary) => {
           if (p.closed) return;
-          if (!p.admitFrame(limit, Date.now())) return channel.refuse(p, CloseCode.RateLimited, `more than ${limit} frames per second`);
-          onMessage(data, isBinary);
+          if (!p.admitFrame(limit, Date.now())) return channel.refuse(p, CloseCode.RateLimited, `more than ${HARD_RATE_FACTOR * limit} frames in one second`);
+          contained('message', () => onMessage(data, isBinary));
         },
-        close: (code) => this.detach(p, channel, code),
-        drain,
-        pong: () => (p.lastSeen = Date.now()),
+        close: (code) => contained('close', () => this.detach(p, channel, code)),
+        drain: () => contained('drain', drain),
+        pong: () => {
+          p.lastSeen = Date.now();
+          contained('pong', pong);
+        },
       });
+    };
     const textRefused = 'text messages are not part of the protocol on this path';
     let peer: Peer;
     if (route.role === 'source') {
@@ -343,25 +363,39 @@ export class Relay {
         channel.detachSource(old);
       }
       const p = new SourcePeer(id, conn, log, bindings, this.ctx.peer, onFlushed);
+      p.producer = route.producer;
+      p.queueLimit = this.config.sourceInputMaxBytes + this.config.logReceiverMaxBytes;
       peer = p;
       wire(p, (data, isBinary) => (isBinary ? channel.onSourceMessage(p, data) : channel.refuse(p, CloseCode.BadFrame, textRefused)));
       channel.attachSource(p);
     } else if (route.role === 'receiver') {
       const r = new ReceiverPeer(id, conn, log, bindings, this.ctx.peer, onFlushed);
       r.batching = route.batch;
+      r.createdChannel = created;
+      r.queueLimit = this.config.logReceiverMaxBytes;
       peer = r;
       wire(
         r,
         (data, isBinary) => (isBinary ? channel.onReceiverMessage(r, data) : channel.refuse(r, CloseCode.BadFrame, textRefused)),
         () => channel.onReceiverDrain(r),
+        () => channel.onReceiverPong(r),
       );
-      channel.attachReceiver(r, route.select, route.resume);
+      channel.attachReceiver(r, route.select, route.resume, true);
     } else {
       const sp = new SignalPeer(id, conn, log, bindings, this.ctx.peer, onFlushed);
+      sp.queueLimit = this.config.signalMaxBytes;
       peer = sp;
-      wire(sp, (data, isBinary) =>
-        isBinary ? channel.refuse(sp, CloseCode.BadFrame, 'signaling peers exchange text messages') : channel.onSignalMessage(sp, new TextDecoder().decode(data)),
-      );
+      const decoder = new TextDecoder('utf-8', { fatal: true });
+      wire(sp, (data, isBinary) => {
+        if (isBinary) return channel.refuse(sp, CloseCode.BadFrame, 'signaling peers exchange text messages');
+        let text: string;
+        try {
+          text = decoder.decode(data);
+        } catch {
+          return channel.refuse(sp, CloseCode.BadFrame, 'signaling text is not valid UTF-8');
+        }
+        channel.onSignalMessage(sp, text);
+      });
       channel.attachSignal(sp);
     }
     this.peers.add(peer);
@@ -381,44 +415,52 @@ export class Relay {
   // ---------------------------------------------------------------- housekeeping
 
   private startTimers(): void {
-    const every = (ms: number, fn: () => void) => {
-      const t = setInterval(fn, Math.max(10, ms));
+    const every = (ms: number, where: string, fn: () => void) => {
+      const t = setInterval(() => {
+        try {
+          fn();
+        } catch (e) {
+          this.internalError(e, where);
+        }
+      }, Math.max(10, ms));
       t.unref();
       this.timers.push(t);
     };
-    every(this.config.heartbeatMs, () => this.heartbeat());
-    every(this.config.gcIntervalMs, () => this.collectGarbage());
-    every(250, () => {
-      for (const c of this.channels.values()) c.sweepBehind();
+    every(this.config.heartbeatMs, 'heartbeat', () => {
+      for (const p of this.peers) p.conn.ping();
     });
+    every(this.config.gcIntervalMs, 'gc', () => this.collectGarbage());
+    every(SWEEP_MS, 'sweep', () => this.sweep());
   }
 
-  private heartbeat(): void {
+  /**
+   * Every quarter second: drops peers silent for longer than the idle timeout (so a half-open
+   * peer goes within idleTimeout + 0.25 s), closes peers whose token expired (4401), makes late
+   * handshakes live and catches drains the transport did not report.
+   */
+  private sweep(): void {
     const now = Date.now();
+    const idle = this.config.idleTimeoutMs;
     for (const p of this.peers) {
-      if (now - p.lastSeen > this.config.idleTimeoutMs) {
+      if (p.closed) continue;
+      if (now - p.lastSeen > idle) {
         p.log.debug('idle timeout');
         this.totals.countClose('IdleTimeout');
         p.closed = true;
         p.conn.terminate();
-      } else p.conn.ping();
-    }
-  }
-
-  /** Removes channels with nobody connected whose grace period has run out. */
-  collectGarbage(now = Date.now()): number {
-    let n = 0;
-    for (const [name, c] of this.channels) {
-      if (c.collectable(now)) {
-        c.release();
-        this.channels.delete(name);
-        n++;
+      } else if (p.expiresAt !== undefined && now >= p.expiresAt) {
+        this.totals.countClose('Unauthenticated');
+        p.enqueue(encodeMessage({ kind: 'error', error: { code: CloseCode.Unauthenticated, name: 'Unauthenticated', message: 'token expired' } }));
+        p.close(CloseCode.Unauthenticated, 'token expired');
       }
     }
-    if (n > 0) {
-      this.totals.channelsCollected += n;
-      this.log.debug({ collected: n, remaining: this.channels.size }, 'channel gc');
-    }
+    for (const c of this.table.values()) c.sweep(now);
+  }
+
+  /** Removes channels with nobody connected whose grace period (or log retention) has run out. */
+  collectGarbage(now = Date.now()): number {
+    const n = this.table.collect(now);
+    if (n > 0) this.log.debug({ collected: n, remaining: this.table.size }, 'channel gc');
     return n;
   }
 
@@ -435,19 +477,15 @@ export class Relay {
       const deadline = Date.now() + deadlineMs;
       while (this.peers.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const p of this.peers) p.conn.terminate();
-      const server = this.server;
-      if (server) {
-        const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        this.transport.close();
-        await listenerClosed;
-      } else this.uws?.close();
+      await this.host?.close();
       await this.ctx.engine.close();
       this.log.info('relay stopped');
     })();
     return this.closing;
   }
 }
+
+const SWEEP_MS = 250;
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

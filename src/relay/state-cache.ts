@@ -15,15 +15,24 @@ import { LogHistory } from './log-history.js';
 export interface StateSnapshot {
   state: JsonObject;
   version: number;
+  /** Whether the channel had any state then (a sync of `{}` counts). */
+  hadState: boolean;
 }
+
+/** Deleted-field tombstones kept before they are compacted away (see diffSince). */
+const MIN_TOMBSTONES = 1024;
 
 export class StateCache {
   /** The merged state; replaced (never mutated) on every change. */
   state: JsonObject = {};
   /** Increments on every state change. */
   version = 0;
-  /** Top-level field → version of its last change (deletions included). */
+  /** Top-level field → version of its last change (deletions included, until compacted). */
   readonly fieldVersions = new Map<string, number>();
+  /** Deletions recorded since the last compaction (an upper bound on tombstones). */
+  private deletions = 0;
+  /** Snapshots older than this predate a compaction: diffSince compares whole states for them. */
+  private compactedAt = 0;
   /** True once any sync or diff arrived. */
   hasState = false;
   /** The last SchemaAnnounce frame, as received. */
@@ -40,7 +49,7 @@ export class StateCache {
   }
 
   snapshot(): StateSnapshot {
-    return { state: this.state, version: this.version };
+    return { state: this.state, version: this.version, hadState: this.hasState };
   }
 
   /** Applies a merge-patch diff. Returns false when it changed nothing. */
@@ -48,28 +57,46 @@ export class StateCache {
     this.hasState = true;
     const next = applyPatch(this.state, diff);
     if (next === this.state) return false;
-    const version = ++this.version;
-    for (const key of Object.keys(diff)) this.fieldVersions.set(key, version);
     this.state = isJsonObject(next) ? next : {};
+    this.touch(Object.keys(diff));
     return true;
   }
 
-  /** Replaces the state with a full sync; returns the minimal diff from the old state. */
+  /** Replaces the state with a full sync (nulls already dropped); returns the minimal diff from the old state. */
   applySync(state: JsonObject): JsonObject {
     const diff = diffStates(this.state, state);
     this.hasState = true;
-    if (Object.keys(diff).length > 0) {
-      const version = ++this.version;
-      for (const key of Object.keys(diff)) this.fieldVersions.set(key, version);
+    const keys = Object.keys(diff);
+    if (keys.length > 0) {
       this.state = state;
+      this.touch(keys);
     }
     return diff;
   }
 
+  /** Bumps the version and records it for `keys`, keeping deleted-field tombstones bounded. */
+  private touch(keys: string[]): void {
+    const version = ++this.version;
+    for (const key of keys) {
+      this.fieldVersions.set(key, version);
+      if (!Object.prototype.hasOwnProperty.call(this.state, key)) this.deletions++;
+    }
+    if (this.deletions > Math.max(MIN_TOMBSTONES, this.fieldVersions.size / 2)) this.compact();
+  }
+
+  /** Forgets deletions; snapshots older than now are then diffed by comparing whole states. */
+  private compact(): void {
+    for (const key of this.fieldVersions.keys()) if (!Object.prototype.hasOwnProperty.call(this.state, key)) this.fieldVersions.delete(key);
+    this.deletions = 0;
+    this.compactedAt = this.version;
+  }
+
   /** ONE exact diff from a snapshot to the current state, using field versions to skip unchanged fields. */
   diffSince(snap: StateSnapshot): JsonObject {
-    const out: JsonObject = {};
+    let out: JsonObject = {};
     if (snap.version === this.version) return out;
+    if (snap.version < this.compactedAt) return diffStates(snap.state, this.state);
+    out = Object.create(null) as JsonObject;
     for (const [key, v] of this.fieldVersions) {
       if (v <= snap.version) continue;
       const has = Object.prototype.hasOwnProperty.call(this.state, key);
@@ -90,7 +117,8 @@ export class StateCache {
         if (Object.keys(sub).length > 0) out[key] = sub;
       } else if (!jsonEqual(old, cur)) out[key] = cur;
     }
-    return out;
+    // A null-prototype object takes "__proto__" as a plain key; hand back an ordinary object.
+    return { ...out };
   }
 
   /** A raw RGBA frame (Pixels or Keyframe) becomes the current picture. */
@@ -117,6 +145,13 @@ export class StateCache {
     applyDeltaInPlace(p.rgba, delta);
     this.pictureFrameBytes = undefined;
     return true;
+  }
+
+  /** An empty Keyframe: there is no current picture any more. */
+  clearPicture(): void {
+    this.picture = undefined;
+    this.pictureFrameBytes = undefined;
+    this.compressedPicture = undefined;
   }
 
   /** A frame that shows the current picture on its own (Keyframe or the last CompressedPixels). */

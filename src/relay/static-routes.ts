@@ -1,8 +1,6 @@
 /** HTTP routes for files the relay serves: the browser client module (`/sluice.js`). */
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-
-type Route = (req: IncomingMessage, res: ServerResponse) => boolean;
+import type { HttpRoute as Route } from './transport.js';
 
 function file(path: string, url: URL, type: string): Route {
   let body: Buffer | undefined;

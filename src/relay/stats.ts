@@ -33,6 +33,8 @@ export class RelayTotals {
   droppedFrames = 0;
   channelsCreated = 0;
   channelsCollected = 0;
+  /** Failures contained at a peer boundary (that peer was closed with 1011); should stay 0. */
+  internalErrors = 0;
 
   countClose(name: string): void {
     this.closesByReason[name] = (this.closesByReason[name] ?? 0) + 1;

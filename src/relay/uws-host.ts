@@ -5,10 +5,11 @@
  * Optional: the package is an optional dependency; `--transport ws` (the default) needs nothing.
  */
 import { STATUS_CODES } from 'node:http';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type * as UwsModule from '@trufflesuite/uws-js-unofficial';
-import type { PeerConnection, PeerHandlers } from './transport.js';
-import type { UpgradeDecision } from './server.js';
+import type { RelayHooks, RelayHost, UpgradeDecision } from './host.js';
+import { closeReason } from './transport.js';
+import type { HttpRequest, HttpResponse, PeerConnection, PeerHandlers } from './transport.js';
 
 type Uws = typeof UwsModule;
 type UwsSocket = UwsModule.WebSocket<UserData>;
@@ -17,18 +18,6 @@ interface UserData {
   decision: Exclude<UpgradeDecision, { kind: 'unavailable' }>;
   remote: string;
   conn?: UwsConnection;
-}
-
-export interface UwsRelayHooks {
-  decideUpgrade(url: string, headers: IncomingHttpHeaders, remoteAddress: string): Promise<UpgradeDecision>;
-  openConnection(conn: PeerConnection, d: Exclude<UpgradeDecision, { kind: 'unavailable' }>): void;
-  handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> | void;
-}
-
-export interface UwsHost {
-  port: number;
-  /** Stops listening (open connections are closed by the relay). */
-  close(): void;
 }
 
 const text = (ab: ArrayBuffer) => Buffer.from(ab).toString();
@@ -64,13 +53,21 @@ class UwsConnection implements PeerConnection {
   }
   close(code: number, reason: string): void {
     if (!this.open) return;
-    this.ws.end(code, Buffer.from(reason).subarray(0, 123).toString());
+    this.ws.end(code, closeReason(reason));
   }
   terminate(): void {
     if (this.open) this.ws.close();
   }
   ping(): void {
     if (this.open) this.ws.ping();
+  }
+  // This uWS build cannot pause a WebSocket's reads (newer ones can): frames past the rate limit
+  // are still handled — nothing is dropped — but the sender is not slowed by TCP.
+  pause(): void {
+    if (this.open) (this.ws as unknown as { pause?: () => void }).pause?.();
+  }
+  resume(): void {
+    if (this.open) (this.ws as unknown as { resume?: () => void }).resume?.();
   }
   setHandlers(h: PeerHandlers): void {
     this.handlers = h;
@@ -86,7 +83,18 @@ export async function loadUws(): Promise<Uws> {
   }
 }
 
-export async function startUwsHost(hooks: UwsRelayHooks, host: string, port: number, maxPayloadLength: number): Promise<UwsHost> {
+/** A uWS callback that throws would end the process: contain it and report it to the relay. */
+function guard<A extends unknown[]>(hooks: RelayHooks, where: string, fn: (...args: A) => void): (...args: A) => void {
+  return (...args: A) => {
+    try {
+      fn(...args);
+    } catch (e) {
+      hooks.internalError(e, where);
+    }
+  };
+}
+
+export async function startUwsHost(hooks: RelayHooks, host: string, port: number, maxPayloadLength: number): Promise<RelayHost> {
   const uWS = await loadUws();
   const app = uWS.App();
   app.ws<UserData>('/*', {
@@ -97,7 +105,7 @@ export async function startUwsHost(hooks: UwsRelayHooks, host: string, port: num
     closeOnBackpressureLimit: 0,
     idleTimeout: 0,
     sendPingsAutomatically: false,
-    upgrade: (res, req, context) => {
+    upgrade: guard(hooks, 'upgrade', (res, req, context) => {
       const query = req.getQuery();
       const url = req.getUrl() + (query ? `?${query}` : '');
       const headers: IncomingHttpHeaders = {};
@@ -108,62 +116,65 @@ export async function startUwsHost(hooks: UwsRelayHooks, host: string, port: num
       const remote = normaliseAddress(text(res.getRemoteAddressAsText()));
       let aborted = false;
       res.onAborted(() => (aborted = true));
-      void hooks.decideUpgrade(url, headers, remote).then((decision) => {
-        if (aborted) return;
-        res.cork(() => {
-          if (decision.kind === 'unavailable') res.writeStatus('503 Service Unavailable').end();
-          else res.upgrade<UserData>({ decision, remote }, key, protocol, extensions, context);
-        });
-      });
-    },
-    open: (ws) => {
+      void hooks
+        .decideUpgrade(url, headers, remote)
+        .then((decision) => {
+          if (aborted) return;
+          res.cork(() => {
+            if (decision.kind === 'unavailable') res.writeStatus('503 Service Unavailable').end();
+            else res.upgrade<UserData>({ decision, remote }, key, protocol, extensions, context);
+          });
+        })
+        .catch((e: unknown) => hooks.internalError(e, 'upgrade'));
+    }),
+    open: guard(hooks, 'open', (ws: UwsSocket) => {
       const ud = ws.getUserData();
       const conn = new UwsConnection(ws, ud.remote);
       ud.conn = conn;
       hooks.openConnection(conn, ud.decision);
-    },
+    }),
     // The ArrayBuffer is only valid during the call: copy it.
-    message: (ws, msg, isBinary) => ws.getUserData().conn?.handlers?.message(new Uint8Array(msg.slice(0)), isBinary),
-    drain: (ws) => ws.getUserData().conn?.handlers?.drain(),
-    pong: (ws) => ws.getUserData().conn?.handlers?.pong(),
-    close: (ws, code, message) => {
+    message: guard(hooks, 'message', (ws: UwsSocket, msg: ArrayBuffer, isBinary: boolean) => ws.getUserData().conn?.handlers?.message(new Uint8Array(msg.slice(0)), isBinary)),
+    drain: guard(hooks, 'drain', (ws: UwsSocket) => ws.getUserData().conn?.handlers?.drain()),
+    pong: guard(hooks, 'pong', (ws: UwsSocket) => ws.getUserData().conn?.handlers?.pong()),
+    close: guard(hooks, 'close', (ws: UwsSocket, code: number, message: ArrayBuffer) => {
       const conn = ws.getUserData().conn;
       if (!conn) return;
       conn.open = false;
       conn.handlers?.close(code, text(message));
-    },
+    }),
   });
-  app.any('/*', (res, req) => {
-    const query = req.getQuery();
-    const headers: IncomingHttpHeaders = {};
-    req.forEach((k, v) => (headers[k] = v));
-    const fakeReq = { method: req.getMethod().toUpperCase(), url: req.getUrl() + (query ? `?${query}` : ''), headers } as unknown as IncomingMessage;
-    let aborted = false;
-    res.onAborted(() => (aborted = true));
-    let status = 200;
-    let outHeaders: Record<string, string | number> = {};
-    const fakeRes: { headersSent: boolean; writeHead(s: number, h?: Record<string, string | number>): unknown; setHeader(k: string, v: string | number): void; end(body?: string | Uint8Array): void } = {
-      headersSent: false,
-      writeHead(s: number, h?: Record<string, string | number>) {
-        status = s;
-        outHeaders = { ...outHeaders, ...(h ?? {}) };
-        fakeRes.headersSent = true;
-        return fakeRes;
-      },
-      setHeader(k: string, v: string | number) {
-        outHeaders[k] = v;
-      },
-      end(body?: string | Uint8Array) {
-        if (aborted) return;
-        res.cork(() => {
-          res.writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`);
-          for (const [k, v] of Object.entries(outHeaders)) res.writeHeader(k, String(v));
-          res.end(body ?? '');
-        });
-      },
-    };
-    void hooks.handleHttp(fakeReq, fakeRes as unknown as ServerResponse);
-  });
+  app.any(
+    '/*',
+    guard(hooks, 'http', (res: UwsModule.HttpResponse, req: UwsModule.HttpRequest) => {
+      const query = req.getQuery();
+      const headers: IncomingHttpHeaders = {};
+      req.forEach((k, v) => (headers[k] = v));
+      const request: HttpRequest = { method: req.getMethod().toUpperCase(), url: req.getUrl() + (query ? `?${query}` : ''), headers };
+      let aborted = false;
+      res.onAborted(() => (aborted = true));
+      let status = 200;
+      let outHeaders: Record<string, string | number> = {};
+      const response: HttpResponse & { headersSent: boolean } = {
+        headersSent: false,
+        writeHead(s: number, h?: Record<string, string | number>) {
+          status = s;
+          outHeaders = { ...outHeaders, ...(h ?? {}) };
+          response.headersSent = true;
+          return response;
+        },
+        end(body?: string | Uint8Array) {
+          if (aborted) return;
+          res.cork(() => {
+            res.writeStatus(`${status} ${STATUS_CODES[status] ?? ''}`);
+            for (const [k, v] of Object.entries(outHeaders)) res.writeHeader(k, String(v));
+            res.end(body ?? '');
+          });
+        },
+      };
+      void Promise.resolve(hooks.handleHttp(request, response)).catch((e: unknown) => hooks.internalError(e, 'http'));
+    }),
+  );
   // A listen socket closed a moment ago (a restart on the same port) is released by uWS on its
   // next loop iteration: retry briefly before giving up.
   let token: unknown;
@@ -175,7 +186,11 @@ export async function startUwsHost(hooks: UwsRelayHooks, host: string, port: num
   }
   return {
     port: uWS.us_socket_local_port(token as never),
-    close: () => uWS.us_listen_socket_close(token as never),
+    // Frames are whole WebSocket messages on uWS: it frames them itself.
+    frame: (payload: Uint8Array) => payload,
+    async close() {
+      uWS.us_listen_socket_close(token as never);
+    },
   };
 }
 

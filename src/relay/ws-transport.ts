@@ -1,10 +1,17 @@
-/** Transport on the `ws` library. */
+/**
+ * The default host: node:http for HTTP and the `ws` library for WebSockets. Every socket gets an
+ * 'error' listener the moment it exists — also the ones the relay is refusing — because an
+ * unhandled 'error' (invalid UTF-8, reserved opcodes, RSV bits…) would end the process.
+ */
+import { createServer } from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
-import type { PeerConnection, PeerHandlers, Transport } from './transport.js';
+import type { RelayHost, RelayHooks } from './host.js';
+import { closeReason } from './transport.js';
+import type { PeerConnection, PeerHandlers } from './transport.js';
 
 function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
@@ -41,11 +48,18 @@ class WsConnection implements PeerConnection {
   readonly acceptsFramed: boolean;
   readonly concatenable = true;
   private readonly tcp: Socket | undefined;
-  constructor(private readonly ws: WebSocket, req: IncomingMessage) {
+  private closeTimer: NodeJS.Timeout | undefined;
+  constructor(
+    private readonly ws: WebSocket,
+    req: IncomingMessage,
+  ) {
     this.remoteAddress = req.socket.remoteAddress ?? '';
     // ws keeps the net.Socket on a private field; it is the only way to cork writes and see 'drain'.
     this.tcp = (ws as unknown as { _socket?: Socket })._socket;
     this.acceptsFramed = this.tcp !== undefined;
+    // Protocol violations surface as 'error' followed by 'close' (1002/1007/1009): never unhandled.
+    ws.on('error', () => {});
+    ws.once('close', () => clearTimeout(this.closeTimer));
   }
   writeFramed(bytes: Uint8Array): void {
     // ws writes each of its own frames whole and in order to this socket (no compression is
@@ -75,11 +89,9 @@ class WsConnection implements PeerConnection {
     }
   }
   close(code: number, reason: string): void {
-    // Reasons are limited to 123 bytes by the WebSocket protocol.
-    const r = Buffer.from(reason).subarray(0, 123).toString();
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, r);
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, closeReason(reason));
     // A peer that never answers the close handshake must not hold the slot.
-    setTimeout(() => this.ws.terminate(), 2000).unref();
+    this.closeTimer ??= setTimeout(() => this.ws.terminate(), 2000).unref();
   }
   terminate(): void {
     this.ws.terminate();
@@ -87,26 +99,58 @@ class WsConnection implements PeerConnection {
   ping(): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
   }
+  pause(): void {
+    this.ws.pause();
+  }
+  resume(): void {
+    this.ws.resume();
+  }
   setHandlers(h: PeerHandlers): void {
     this.ws.on('message', (data, isBinary) => h.message(toBytes(data), isBinary));
     this.ws.on('close', (code, reason) => h.close(code, reason.toString()));
     this.ws.on('pong', () => h.pong());
-    this.ws.on('error', () => {
-      /* 'close' follows; errors such as 1009 are reported there */
-    });
     this.tcp?.on('drain', () => h.drain());
   }
 }
 
-export function createWsTransport(options: { maxPayload: number }): Transport {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, perMessageDeflate: false, clientTracking: false });
+/** Starts node:http + ws on `host:port`; resolves once listening. */
+export async function startWsHost(hooks: RelayHooks, host: string, port: number, maxPayload: number): Promise<RelayHost> {
+  const wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false, clientTracking: false });
+  wss.on('error', () => {});
+  const server = createServer((req, res) => void hooks.handleHttp(req, res));
+  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    void (async () => {
+      const d = await hooks.decideUpgrade(req.url ?? '/', req.headers, req.socket.remoteAddress ?? '');
+      if (socket.destroyed) return;
+      if (d.kind === 'unavailable') {
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => hooks.openConnection(new WsConnection(ws, req), d));
+    })().catch((e: unknown) => {
+      hooks.internalError(e, 'upgrade');
+      socket.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   return {
     frame: frameWebSocketBinary,
-    upgrade(req, socket: Duplex, head, done) {
-      wss.handleUpgrade(req, socket, head, (ws) => done(new WsConnection(ws, req)));
+    get port() {
+      return (server.address() as AddressInfo).port;
     },
-    close() {
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
       wss.close();
+      await closed;
     },
   };
 }

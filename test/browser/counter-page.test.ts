@@ -1,10 +1,9 @@
 // A plain HTML page (no build step) imports /sluice.js from the relay, shows a counter published
 // from Node, and a click sends an action that the Node source applies and echoes back as state.
 import assert from 'node:assert/strict';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRequest, HttpResponse } from '../../src/relay/transport.js';
 import { describe, it } from 'node:test';
 import { source } from '../../src/client/index.js';
-import { relayHttpRoutes } from '../../src/relay/static-routes.js';
 import { launchChromium } from '../support/browser.js';
 import { startTestRelay } from '../support/relay-harness.js';
 
@@ -23,13 +22,13 @@ const PAGE = `<!doctype html>
 
 describe('browser', () => {
   it('a plain page imports /sluice.js, shows a Node-published counter, and a click round-trips', { timeout: 60_000 }, async (t) => {
-    const page = (req: IncomingMessage, res: ServerResponse) => {
+    const page = (req: HttpRequest, res: HttpResponse) => {
       if (req.url !== '/counter.html') return false;
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(PAGE);
       return true;
     };
-    const relay = await startTestRelay({ httpRoutes: [...relayHttpRoutes(), page] });
+    const relay = await startTestRelay({ httpRoutes: [page] });
     const src = source(`${relay.url}/source/counter`, { initial: { count: 5 } });
     src.on('action', (a) => {
       if ((a as { type?: string }).type === 'inc') src.state.count++;

@@ -1,7 +1,10 @@
 /** The default engine: channels live in this process; delivery is a direct call. */
+import { randomUUID } from 'node:crypto';
 import { FrameType } from '../../protocol/frame-codes.js';
 import { HEADER_SIZE } from '../../protocol/header.js';
 import { writeU64 } from '../../protocol/control.js';
+import { normalizeState } from '../../protocol/merge-patch.js';
+import { UpdateRefused } from '../engine.js';
 import type { ChannelSink, Delivery, Engine, EngineChannel, EngineOptions, SourceUpdate } from '../engine.js';
 import { StateCache } from '../state-cache.js';
 
@@ -13,14 +16,19 @@ export function applyUpdate(cache: StateCache, update: SourceUpdate): Delivery |
   switch (update.kind) {
     case 'sync': {
       const before = cache.snapshot();
-      const diff = cache.applySync(update.state);
-      if (Object.keys(diff).length === 0) return undefined;
-      return { kind: 'diff', diff, before, raw: undefined };
+      // State never holds null: a sync means "the state is this", applied like a patch to {}.
+      const diff = cache.applySync(normalizeState(update.state));
+      if (before.hadState && Object.keys(diff).length === 0) return undefined;
+      return { kind: 'diff', diff, before, raw: undefined, first: !before.hadState };
     }
     case 'diff': {
       const before = cache.snapshot();
-      if (!cache.applyDiff(update.diff)) return undefined;
-      return { kind: 'diff', diff: update.diff, before, raw: update.raw };
+      if (!cache.applyDiff(update.diff)) {
+        if (before.hadState) return undefined;
+        // A first diff that changes nothing still makes the state exist ({}).
+        return { kind: 'diff', diff: {}, before, raw: undefined, first: true };
+      }
+      return { kind: 'diff', diff: update.diff, before, raw: update.raw, first: !before.hadState };
     }
     case 'schema':
       cache.schemaFrame = update.raw.slice();
@@ -32,16 +40,30 @@ export function applyUpdate(cache: StateCache, update: SourceUpdate): Delivery |
       cache.setCompressedPicture(update.raw);
       return { kind: 'picture', raw: update.raw };
     case 'delta':
-      // Without a base picture of that size nobody can use the delta: drop it, joiners get keyframes.
-      if (!cache.applyPictureDelta(update.width, update.height, update.delta)) return undefined;
+      // Without a base picture of that size nobody can use the delta: the source must send a keyframe.
+      if (!cache.applyPictureDelta(update.width, update.height, update.delta)) {
+        throw new UpdateRefused(`DeltaPixels ${update.width}x${update.height} has no base picture of that size: send a Keyframe first`);
+      }
       return { kind: 'delta', raw: update.raw };
+    case 'picture-reset':
+      cache.clearPicture();
+      return { kind: 'picture-reset', raw: update.raw };
     case 'log': {
+      const log = cache.log;
+      if (update.producer !== undefined) {
+        // A resend of a record this channel already stored (the ack was lost with a connection).
+        if (log.producer === update.producer && update.seq <= log.producerSeq) return undefined;
+        // Another producer's run: start a fresh history instead of concatenating the two.
+        if (log.producer !== update.producer && log.next > 0) log.restart();
+        log.producer = update.producer;
+        log.producerSeq = update.seq;
+      }
       // The relay owns offsets: rewrite the record's offset field in a private copy.
       const frame = update.raw.slice();
       if (frame[0] !== FrameType.LogRecord) return undefined;
-      const offset = cache.log.next;
+      const offset = log.next;
       writeU64(new DataView(frame.buffer, frame.byteOffset + HEADER_SIZE, 8), 0, offset);
-      cache.log.append(frame);
+      log.append(frame);
       return { kind: 'log', raw: frame, offset };
     }
     case 'media':
@@ -61,9 +83,10 @@ class MemoryChannel implements EngineChannel {
   ) {
     this.cache = new StateCache(options.logRetainRecords, options.logRetainBytes);
   }
-  publish(update: SourceUpdate): void {
+  publish(update: SourceUpdate): number | undefined {
     const d = applyUpdate(this.cache, update);
     if (d !== undefined) this.sink.deliver(d);
+    return update.kind === 'log' && update.producer !== undefined ? this.cache.log.producerSeq : undefined;
   }
   sendToSource(frame: Uint8Array): boolean {
     return this.sink.toSource(frame);
@@ -81,6 +104,8 @@ class MemoryChannel implements EngineChannel {
 
 export class MemoryEngine implements Engine {
   readonly name = 'memory';
+  /** A new one per process: a relay restart is visible to clients, who then resync. */
+  readonly epoch = randomUUID();
   constructor(private readonly options: EngineOptions) {}
   openChannel(_name: string, sink: ChannelSink): EngineChannel {
     return new MemoryChannel(sink, this.options);

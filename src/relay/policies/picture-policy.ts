@@ -1,0 +1,73 @@
+/**
+ * Pixel channels: every receiver follows the shared frames; one that falls behind skips frames
+ * and, once it drains, gets the current picture (a Keyframe the relay keeps up to date by applying
+ * deltas to its own copy) — so a skipped delta can never corrupt what it shows.
+ */
+import { EVERYONE } from '../fanout.js';
+import type { Fanout } from '../fanout.js';
+import type { ReceiverPeer } from '../receiver-peer.js';
+import type { StateCache } from '../state-cache.js';
+
+/** What the picture policy keeps per receiver. */
+export class PictureSlot {
+  /** Skipped frames while behind: the next thing it gets is the whole current picture. */
+  needPicture = false;
+}
+
+export class PicturePolicy {
+  constructor(
+    private readonly cache: () => StateCache,
+    private readonly fanout: Fanout,
+    private readonly highWater: number,
+    private readonly countSkipped: () => void,
+  ) {}
+
+  /** A late joiner gets the current picture. */
+  join(r: ReceiverPeer): void {
+    const pf = this.cache().pictureFrame();
+    if (pf) r.enqueue(pf);
+  }
+
+  /** A picture (self-contained) or a delta against the previous one, already applied to the cache. */
+  deliver(receivers: Iterable<ReceiverPeer>, raw: Uint8Array, isDelta: boolean): void {
+    const [batch, i] = this.fanout.share(EVERYONE, raw);
+    for (const r of receivers) {
+      if (r.pending) continue;
+      const slot = r.pictureSlot;
+      if (r.queuedBytes > this.highWater) {
+        r.skipShared(batch);
+        slot.needPicture = true;
+        this.countSkipped();
+      } else if (isDelta && slot.needPicture) {
+        // It skipped deltas: send the current picture (which already includes this delta).
+        r.skipShared(batch);
+        r.enqueue(this.cache().pictureFrame()!);
+        slot.needPicture = false;
+      } else {
+        r.enqueueShared(batch, i);
+        slot.needPicture = false;
+      }
+    }
+  }
+
+  /** An empty Keyframe: the picture is gone; nobody waits for one any more. */
+  reset(receivers: Iterable<ReceiverPeer>, raw: Uint8Array): void {
+    const [batch, i] = this.fanout.share(EVERYONE, raw);
+    for (const r of receivers) {
+      if (r.pending) continue;
+      r.pictureSlot.needPicture = false;
+      r.enqueueShared(batch, i);
+    }
+  }
+
+  onDrain(r: ReceiverPeer): void {
+    if (!r.pictureSlot.needPicture) return;
+    r.pictureSlot.needPicture = false;
+    const pf = this.cache().pictureFrame();
+    if (pf) r.enqueue(pf);
+  }
+
+  needsDrain(r: ReceiverPeer): boolean {
+    return r.pictureSlot.needPicture;
+  }
+}
