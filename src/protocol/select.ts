@@ -10,6 +10,7 @@
  * matches `project(apply(state, diff))` exactly.
  */
 import { ProtocolError } from './errors.js';
+import { hasOwn, setOwn } from './own.js';
 import { isJsonObject } from './utf8.js';
 import type { JsonObject } from './utf8.js';
 
@@ -74,12 +75,12 @@ export function selectKey(paths: readonly string[] | null): string {
 export function projectState(state: JsonObject, tree: SelectTree): JsonObject {
   const out: JsonObject = {};
   for (const [key, sel] of tree) {
-    if (!Object.prototype.hasOwnProperty.call(state, key)) continue;
+    if (!hasOwn(state, key)) continue;
     const v = state[key]!;
-    if (sel === true) out[key] = v;
+    if (sel === true) setOwn(out, key, v);
     else if (isJsonObject(v)) {
       const sub = projectState(v, sel);
-      if (Object.keys(sub).length > 0) out[key] = sub;
+      if (Object.keys(sub).length > 0) setOwn(out, key, sub);
     }
   }
   return out;
@@ -96,11 +97,11 @@ export function projectDiff(diff: JsonObject, tree: SelectTree): JsonObject {
     const sel = tree.get(key);
     if (sel === undefined) continue;
     const v = diff[key]!;
-    if (sel === true) out[key] = v;
+    if (sel === true) setOwn(out, key, v);
     else if (isJsonObject(v)) {
       const sub = projectDiff(v, sel);
-      if (Object.keys(sub).length > 0) out[key] = sub;
-    } else out[key] = null;
+      if (Object.keys(sub).length > 0) setOwn(out, key, sub);
+    } else setOwn(out, key, null);
   }
   return out;
 }
