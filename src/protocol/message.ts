@@ -295,12 +295,9 @@ function decodeBody(type: number, flags: number, w: number, h: number, p: Uint8A
     case FrameType.SchemaAnnounce:
       return { kind: 'schema-announce', schema: validateSchema(decodeJsonObject(p, 'SchemaAnnounce', maxJson)) };
     case FrameType.SubscribeFilter: {
-      const o = decodeJsonObject(p, 'SubscribeFilter', maxJson);
-      const sel = o.select;
-      if (sel !== undefined && sel !== null && !(Array.isArray(sel) && sel.every((s) => typeof s === 'string'))) {
-        throw new ProtocolError('bad-payload', 'SubscribeFilter.select must be an array of strings');
-      }
-      return { kind: 'subscribe-filter', select: parseSelect((sel ?? null) as string[] | null) };
+      const sel = decodeJsonObject(p, 'SubscribeFilter', maxJson).select;
+      if (sel !== undefined && sel !== null && !Array.isArray(sel)) throw new ProtocolError('bad-payload', 'SubscribeFilter.select must be an array of strings');
+      return { kind: 'subscribe-filter', select: parseSelect(sel) };
     }
     case FrameType.Ping:
       return { kind: 'ping' };
