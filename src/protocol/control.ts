@@ -15,6 +15,7 @@
  * u64 values are exchanged as JS numbers; values above 2^53 − 1 are refused.
  */
 import { ProtocolError } from './errors.js';
+import { parseSelect } from './select.js';
 import { isJsonObject } from './utf8.js';
 import type { JsonObject, JsonValue } from './utf8.js';
 
@@ -23,6 +24,7 @@ export type ChannelKind = 'state' | 'pixels' | 'audio' | 'log';
 
 export interface HelloInfo {
   token?: string;
+  /** Parsed as by parseSelect (sorted, de-duplicated); `[]` when it means everything (`[]`, `["*"]`). */
   select?: string[];
   resumeFrom?: number;
   client?: string;
@@ -99,8 +101,9 @@ export function validateHello(o: JsonObject): HelloInfo {
   const out: HelloInfo = {};
   if (o.token !== undefined) out.token = isStr(o.token) ? o.token : bad('hello.token must be a string');
   if (o.select !== undefined) {
-    if (!Array.isArray(o.select) || !o.select.every(isStr)) bad('hello.select must be an array of strings');
-    out.select = o.select as string[];
+    // Validated exactly like a SubscribeFilter or ?select=; [] stands for "everything".
+    if (!Array.isArray(o.select)) bad('hello.select must be an array of strings');
+    out.select = parseSelect(o.select) ?? [];
   }
   if (o.resumeFrom !== undefined) {
     out.resumeFrom = Number.isSafeInteger(o.resumeFrom) && (o.resumeFrom as number) >= 0 ? (o.resumeFrom as number) : bad('hello.resumeFrom must be a non-negative integer');

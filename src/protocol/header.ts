@@ -10,6 +10,12 @@ export const HEADER_SIZE = 16;
 /** Default refusal threshold for a payload: 16 MiB (a 1080p RGBA keyframe is 8.3 MB). */
 export const DEFAULT_MAX_PAYLOAD = 16 * 1024 * 1024;
 
+/**
+ * Default refusal threshold for a JSON-bearing payload (state, diffs, control frames, status and
+ * event log records, actions): 1 MiB. Checked before any decoding or parsing.
+ */
+export const DEFAULT_MAX_JSON_PAYLOAD = 1024 * 1024;
+
 export interface FrameHeader {
   /** Frame type, or input type when `flags & Flag.Input`. */
   type: number;
@@ -56,6 +62,13 @@ export function readHeader(buf: Uint8Array): FrameHeader {
 export interface DecodeOptions {
   /** Largest accepted payload in bytes; larger ones throw `too-large` (close code 1009). */
   maxPayload?: number;
+  /**
+   * Largest accepted JSON payload in bytes (SignalSync, SignalDiff, SchemaAnnounce,
+   * SubscribeFilter, Hello, Welcome, Error, RpcCall, RpcResult, SourceStatus, status/event
+   * LogRecords, Action inputs); larger ones throw `too-large` (close code 1009) before any
+   * parsing. Defaults to {@link DEFAULT_MAX_JSON_PAYLOAD}.
+   */
+  maxJsonPayload?: number;
 }
 
 /**

@@ -7,6 +7,7 @@ export * from './close-codes.js';
 export * from './frame-codes.js';
 export * from './header.js';
 export * from './utf8.js';
+export * from './own.js';
 export * from './merge-patch.js';
 export * from './select.js';
 export * from './delta-codec.js';

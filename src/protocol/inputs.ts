@@ -145,8 +145,11 @@ function need(p: Uint8Array, size: number, exact: boolean, name: string): DataVi
   return new DataView(p.buffer, p.byteOffset, p.length);
 }
 
-/** Decodes an input payload of the given input type. Throws ProtocolError on a bad layout. */
-export function decodeInputPayload(type: number, p: Uint8Array): InputEvent {
+/**
+ * Decodes an input payload of the given input type. Throws ProtocolError on a bad layout.
+ * `maxJsonPayload` bounds an Action's JSON (unbounded when omitted).
+ */
+export function decodeInputPayload(type: number, p: Uint8Array, maxJsonPayload?: number): InputEvent {
   switch (type) {
     case InputType.Pointer: {
       const v = need(p, 6, true, 'pointer');
@@ -176,7 +179,7 @@ export function decodeInputPayload(type: number, p: Uint8Array): InputEvent {
       return { input: 'text', text: utf8Decode(p) };
     case InputType.Action:
       need(p, 1, false, 'action');
-      return { input: 'action', action: decodeJson(p) };
+      return { input: 'action', action: decodeJson(p, maxJsonPayload) };
     case InputType.Resize: {
       const v = need(p, 6, true, 'resize');
       return { input: 'resize', width: v.getUint16(0, true), height: v.getUint16(2, true), pixelRatio: v.getUint16(4, true) / 100 };

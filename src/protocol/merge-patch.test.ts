@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { applyDiff, applyPatch, composePatches, diffStates, jsonEqual, mergeInto } from './merge-patch.js';
+import { applyDiff, applyPatch, composePatches, diffStates, jsonEqual, mergeInto, normalizeState } from './merge-patch.js';
 import type { JsonObject, JsonValue } from './utf8.js';
 import { jsonState } from '../../test/support/arbitraries.js';
 
@@ -103,5 +103,17 @@ describe('merge patch (RFC 7386)', () => {
     assert.equal(composePatches({ x: null }, { x: { b: 2 } }), undefined);
     assert.equal(composePatches({ x: 5 }, { x: { b: 2 } }), undefined);
     assert.deepEqual(composePatches({ x: { a: 1 } }, { x: { b: 2 }, y: null }), { x: { a: 1, b: 2 }, y: null });
+  });
+
+  it('normalizeState drops nulls at any depth outside arrays, like applyPatch({}, sync)', () => {
+    const sync = { a: null, b: { c: null, d: 1, e: { f: null } }, g: [null, { h: null }], i: 2 } as JsonObject;
+    const n = normalizeState(sync);
+    assert.deepEqual(n, { b: { d: 1, e: {} }, g: [null, { h: null }], i: 2 });
+    assert.deepEqual(n, applyPatch({}, sync));
+    assert.equal(n.g, sync.g, 'arrays are values: shared, untouched');
+    const clean = { a: 1, b: { c: [null] } } as JsonObject;
+    assert.equal(normalizeState(clean), clean, 'no null: the same object, nothing allocated');
+    const partly = { keep: { x: 1 }, drop: { y: null } } as JsonObject;
+    assert.equal(normalizeState(partly).keep, partly.keep, 'untouched subtrees are shared');
   });
 });

@@ -1,8 +1,13 @@
 /**
  * State diffs are JSON merge patches (RFC 7386): objects merge recursively, `null` deletes,
  * anything else (arrays included) replaces. Consequence worth knowing: a state cannot hold
- * `null` values — setting a field to `null` deletes it.
+ * `null` values — setting a field to `null` deletes it (see {@link normalizeState}).
+ *
+ * Every key is data, `__proto__`, `constructor` and `prototype` included: reads go through
+ * {@link getOwn} (an inherited member is absent) and writes of untrusted keys through
+ * {@link setOwn} (never a prototype change), so no input can pollute or reshape objects.
  */
+import { getOwn, hasOwn, setOwn } from './own.js';
 import { isJsonObject } from './utf8.js';
 import type { JsonObject, JsonValue } from './utf8.js';
 
@@ -18,19 +23,44 @@ export function applyPatch(target: JsonValue | undefined, patch: JsonValue): Jso
   for (const key of Object.keys(patch)) {
     const pv = patch[key]!;
     if (pv === null) {
-      if (Object.prototype.hasOwnProperty.call(base, key)) {
+      if (hasOwn(base, key)) {
         out ??= { ...base };
         delete out[key];
       }
       continue;
     }
-    const next = applyPatch(base[key], pv);
-    if (next !== base[key]) {
+    const cur = getOwn(base, key);
+    const next = applyPatch(cur, pv);
+    if (next !== cur) {
       out ??= { ...base };
-      out[key] = next;
+      setOwn(out, key, next);
     }
   }
   return out ?? (base === target ? base : {});
+}
+
+/**
+ * A state as the relay and views hold it: `null` members dropped at any depth outside arrays —
+ * exactly `applyPatch({}, obj)`, since a state cannot hold `null`. Returns `obj` itself (no
+ * allocation) when it holds no such `null`; otherwise a copy that shares the untouched subtrees.
+ * The relay applies it to every SignalSync.
+ */
+export function normalizeState(obj: JsonObject): JsonObject {
+  let out: JsonObject | undefined;
+  for (const key of Object.keys(obj)) {
+    const v = obj[key]!;
+    if (v === null) {
+      out ??= { ...obj };
+      delete out[key];
+    } else if (isJsonObject(v)) {
+      const n = normalizeState(v);
+      if (n !== v) {
+        out ??= { ...obj };
+        setOwn(out, key, n);
+      }
+    }
+  }
+  return out ?? obj;
 }
 
 /** Applies a patch to an object state (the usual case); a non-object result becomes `{}`. */
@@ -50,15 +80,15 @@ export function mergeInto(target: JsonObject, patch: JsonObject): void {
     if (pv === null) {
       delete target[key];
     } else if (isJsonObject(pv)) {
-      const cur = target[key];
+      const cur = getOwn(target, key);
       if (isJsonObject(cur)) mergeInto(cur, pv);
       else {
         const fresh: JsonObject = {};
         mergeInto(fresh, pv);
-        target[key] = fresh;
+        setOwn(target, key, fresh);
       }
     } else {
-      target[key] = pv;
+      setOwn(target, key, pv);
     }
   }
 }
@@ -75,8 +105,8 @@ export function composePatches(a: JsonObject, b: JsonObject): JsonObject | undef
   const out: JsonObject = { ...a };
   for (const key of Object.keys(b)) {
     const bv = b[key]!;
-    if (!Object.prototype.hasOwnProperty.call(out, key)) {
-      out[key] = bv;
+    if (!hasOwn(out, key)) {
+      setOwn(out, key, bv);
       continue;
     }
     const av = out[key]!;
@@ -84,9 +114,9 @@ export function composePatches(a: JsonObject, b: JsonObject): JsonObject | undef
       if (!isJsonObject(av)) return undefined;
       const sub = composePatches(av, bv);
       if (sub === undefined) return undefined;
-      out[key] = sub;
+      setOwn(out, key, sub);
     } else {
-      out[key] = bv;
+      setOwn(out, key, bv);
     }
   }
   return out;
@@ -100,21 +130,21 @@ export function diffStates(from: JsonObject, to: JsonObject): JsonObject {
   const out: JsonObject = {};
   for (const key of Object.keys(to)) {
     const tv = to[key]!;
-    if (!Object.prototype.hasOwnProperty.call(from, key)) {
-      out[key] = tv;
+    if (!hasOwn(from, key)) {
+      setOwn(out, key, tv);
       continue;
     }
     const fv = from[key]!;
     if (fv === tv) continue;
     if (isJsonObject(tv) && isJsonObject(fv)) {
       const sub = diffStates(fv, tv);
-      if (Object.keys(sub).length > 0) out[key] = sub;
+      if (Object.keys(sub).length > 0) setOwn(out, key, sub);
     } else if (!jsonEqual(fv, tv)) {
-      out[key] = tv;
+      setOwn(out, key, tv);
     }
   }
   for (const key of Object.keys(from)) {
-    if (!Object.prototype.hasOwnProperty.call(to, key)) out[key] = null;
+    if (!hasOwn(to, key)) setOwn(out, key, null);
   }
   return out;
 }
@@ -132,7 +162,7 @@ export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
   const ak = Object.keys(a);
   if (ak.length !== Object.keys(b).length) return false;
   for (const k of ak) {
-    if (!Object.prototype.hasOwnProperty.call(b, k) || !jsonEqual(a[k], b[k])) return false;
+    if (!hasOwn(b, k) || !jsonEqual(a[k], b[k])) return false;
   }
   return true;
 }

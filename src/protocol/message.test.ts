@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ProtocolError } from './errors.js';
 import { Flag, FrameType, InputType } from './frame-codes.js';
-import { HEADER_SIZE, decodeHeader, encodeFrame, readHeader } from './header.js';
+import { DEFAULT_MAX_JSON_PAYLOAD, HEADER_SIZE, decodeHeader, encodeFrame, readHeader } from './header.js';
 import { decodeMessage, encodeMessage } from './message.js';
 import type { Message } from './message.js';
 import { inputEvent, message } from '../../test/support/arbitraries.js';
@@ -104,5 +104,55 @@ describe('messages', () => {
       encodeFrame({ type: FrameType.Welcome }, new TextEncoder().encode('{"id":1}')),
     ];
     for (const b of bad) assert.throws(() => decodeMessage(b), ProtocolError, Buffer.from(b).toString('hex'));
+  });
+});
+
+describe('JSON payload gate', () => {
+  const JSON_TYPES: Array<[string, number, number]> = [
+    ['SignalSync', FrameType.SignalSync, 0],
+    ['SignalDiff', FrameType.SignalDiff, 0],
+    ['SchemaAnnounce', FrameType.SchemaAnnounce, 0],
+    ['SubscribeFilter', FrameType.SubscribeFilter, 0],
+    ['Hello', FrameType.Hello, 0],
+    ['Welcome', FrameType.Welcome, 0],
+    ['Error', FrameType.Error, 0],
+    ['RpcCall', FrameType.RpcCall, 0],
+    ['RpcResult', FrameType.RpcResult, 0],
+    ['SourceStatus', FrameType.SourceStatus, 0],
+    ['Action', InputType.Action, Flag.Input],
+  ];
+  /** A JSON object of exactly `n` bytes: {"p":"xxx…"}. */
+  const jsonOf = (n: number) => new TextEncoder().encode(`{"p":"${'x'.repeat(n - 8)}"}`);
+
+  it('refuses every JSON-bearing frame over maxJsonPayload with too-large (1009), before parsing', () => {
+    for (const [name, type, flags] of JSON_TYPES) {
+      const over = encodeFrame({ type, flags }, jsonOf(101));
+      assert.throws(
+        () => decodeMessage(over, { maxJsonPayload: 100 }),
+        (e: unknown) => e instanceof ProtocolError && e.reason === 'too-large' && e.closeCode === 1009,
+        name,
+      );
+      // Hostile nesting over the limit is refused for its size, never scanned or parsed.
+      const deep = encodeFrame({ type, flags }, new TextEncoder().encode('['.repeat(101)));
+      assert.throws(() => decodeMessage(deep, { maxJsonPayload: 100 }), (e: unknown) => e instanceof ProtocolError && e.reason === 'too-large', name);
+    }
+  });
+
+  it('applies DEFAULT_MAX_JSON_PAYLOAD (1 MiB) when no limit is given; raw frames keep maxPayload', () => {
+    assert.equal(DEFAULT_MAX_JSON_PAYLOAD, 1024 * 1024);
+    const atLimit = encodeFrame({ type: FrameType.SignalSync }, jsonOf(DEFAULT_MAX_JSON_PAYLOAD));
+    assert.equal(decodeMessage(atLimit).kind, 'signal-sync');
+    const over = encodeFrame({ type: FrameType.SignalSync }, jsonOf(DEFAULT_MAX_JSON_PAYLOAD + 1));
+    assert.throws(() => decodeMessage(over), (e: unknown) => e instanceof ProtocolError && e.reason === 'too-large');
+    assert.equal(decodeMessage(over, { maxJsonPayload: 2 * DEFAULT_MAX_JSON_PAYLOAD }).kind, 'signal-sync');
+    const pixels = encodeFrame({ type: FrameType.CompressedPixels }, new Uint8Array(2 * DEFAULT_MAX_JSON_PAYLOAD));
+    assert.equal(decodeMessage(pixels).kind, 'compressed-pixels');
+  });
+
+  it('refuses nesting deeper than 64 in every JSON-bearing frame with too-deep (4400)', () => {
+    for (const [name, type, flags] of JSON_TYPES) {
+      const deep = encodeFrame({ type, flags }, new TextEncoder().encode('{"a":' + '['.repeat(64) + ']'.repeat(64) + '}'));
+      assert.throws(() => decodeMessage(deep), (e: unknown) => e instanceof ProtocolError && e.reason === 'too-deep' && e.closeCode === 4400, name);
+    }
   });
 });

@@ -29,7 +29,7 @@ import type {
 } from './control.js';
 import { ProtocolError } from './errors.js';
 import { Flag, FrameType } from './frame-codes.js';
-import { HEADER_SIZE, decodeHeader, writeHeader } from './header.js';
+import { DEFAULT_MAX_JSON_PAYLOAD, HEADER_SIZE, decodeHeader, writeHeader } from './header.js';
 import type { DecodeOptions } from './header.js';
 import { decodeInputPayload, encodeInputPayload, inputTypeOf } from './inputs.js';
 import type { InputEvent } from './inputs.js';
@@ -254,7 +254,7 @@ export function decodeMessage(buf: Uint8Array, options?: DecodeOptions): Message
     sender = new DataView(p.buffer, p.byteOffset, 4).getUint32(0, true);
     p = p.subarray(4);
   }
-  const m = decodeBody(h.type, h.flags, h.width, h.height, p);
+  const m = decodeBody(h.type, h.flags, h.width, h.height, p, options?.maxJsonPayload ?? DEFAULT_MAX_JSON_PAYLOAD, options);
   m.seq = h.seq;
   m.timestamp = h.timestamp;
   m.flags = h.flags;
@@ -262,8 +262,8 @@ export function decodeMessage(buf: Uint8Array, options?: DecodeOptions): Message
   return m;
 }
 
-function decodeBody(type: number, flags: number, w: number, h: number, p: Uint8Array): Message {
-  if (flags & Flag.Input) return { kind: 'input', event: decodeInputPayload(type, p) };
+function decodeBody(type: number, flags: number, w: number, h: number, p: Uint8Array, maxJson: number, options: DecodeOptions | undefined): Message {
+  if (flags & Flag.Input) return { kind: 'input', event: decodeInputPayload(type, p, maxJson) };
   switch (type) {
     case FrameType.Pixels:
       return raster('pixels', w, h, p);
@@ -289,18 +289,15 @@ function decodeBody(type: number, flags: number, w: number, h: number, p: Uint8A
       return { kind: 'haptic', intensity: v.getUint8(0), durationMs: v.getUint16(2, true) };
     }
     case FrameType.SignalSync:
-      return { kind: 'signal-sync', state: decodeJsonObject(p, 'SignalSync') };
+      return { kind: 'signal-sync', state: decodeJsonObject(p, 'SignalSync', maxJson) };
     case FrameType.SignalDiff:
-      return { kind: 'signal-diff', diff: decodeJsonObject(p, 'SignalDiff') };
+      return { kind: 'signal-diff', diff: decodeJsonObject(p, 'SignalDiff', maxJson) };
     case FrameType.SchemaAnnounce:
-      return { kind: 'schema-announce', schema: validateSchema(decodeJsonObject(p, 'SchemaAnnounce')) };
+      return { kind: 'schema-announce', schema: validateSchema(decodeJsonObject(p, 'SchemaAnnounce', maxJson)) };
     case FrameType.SubscribeFilter: {
-      const o = decodeJsonObject(p, 'SubscribeFilter');
-      const sel = o.select;
-      if (sel !== undefined && sel !== null && !(Array.isArray(sel) && sel.every((s) => typeof s === 'string'))) {
-        throw new ProtocolError('bad-payload', 'SubscribeFilter.select must be an array of strings');
-      }
-      return { kind: 'subscribe-filter', select: parseSelect((sel ?? null) as string[] | null) };
+      const sel = decodeJsonObject(p, 'SubscribeFilter', maxJson).select;
+      if (sel !== undefined && sel !== null && !Array.isArray(sel)) throw new ProtocolError('bad-payload', 'SubscribeFilter.select must be an array of strings');
+      return { kind: 'subscribe-filter', select: parseSelect(sel) };
     }
     case FrameType.Ping:
       return { kind: 'ping' };
@@ -309,19 +306,19 @@ function decodeBody(type: number, flags: number, w: number, h: number, p: Uint8A
     case FrameType.StreamEnd:
       return { kind: 'stream-end', reason: utf8Decode(p) };
     case FrameType.Hello:
-      return { kind: 'hello', hello: validateHello(p.length === 0 ? {} : decodeJsonObject(p, 'Hello')) };
+      return { kind: 'hello', hello: validateHello(p.length === 0 ? {} : decodeJsonObject(p, 'Hello', maxJson)) };
     case FrameType.Welcome:
-      return { kind: 'welcome', welcome: validateWelcome(decodeJsonObject(p, 'Welcome')) };
+      return { kind: 'welcome', welcome: validateWelcome(decodeJsonObject(p, 'Welcome', maxJson)) };
     case FrameType.Error:
-      return { kind: 'error', error: validateError(decodeJsonObject(p, 'Error')) };
+      return { kind: 'error', error: validateError(decodeJsonObject(p, 'Error', maxJson)) };
     case FrameType.Resume: {
       if (p.length !== 8) throw new ProtocolError('bad-payload', 'Resume payload is a u64 offset (8 bytes)');
       return { kind: 'resume', offset: readU64(new DataView(p.buffer, p.byteOffset, 8), 0) };
     }
     case FrameType.RpcCall:
-      return { kind: 'rpc-call', call: validateRpcCall(decodeJsonObject(p, 'RpcCall')) };
+      return { kind: 'rpc-call', call: validateRpcCall(decodeJsonObject(p, 'RpcCall', maxJson)) };
     case FrameType.RpcResult:
-      return { kind: 'rpc-result', result: validateRpcResult(decodeJsonObject(p, 'RpcResult')) };
+      return { kind: 'rpc-result', result: validateRpcResult(decodeJsonObject(p, 'RpcResult', maxJson)) };
     case FrameType.LogRecord: {
       if (p.length < LOG_RECORD_PREFIX) throw new ProtocolError('bad-payload', `LogRecord needs at least ${LOG_RECORD_PREFIX} bytes`);
       const v = new DataView(p.buffer, p.byteOffset, LOG_RECORD_PREFIX);
@@ -330,9 +327,9 @@ function decodeBody(type: number, flags: number, w: number, h: number, p: Uint8A
       return { kind: 'log-record', offset: readU64(v, 0), time: readU64(v, 8), stream, data: p.subarray(LOG_RECORD_PREFIX) };
     }
     case FrameType.SourceStatus:
-      return { kind: 'source-status', status: validateSourceStatus(decodeJsonObject(p, 'SourceStatus')) };
+      return { kind: 'source-status', status: validateSourceStatus(decodeJsonObject(p, 'SourceStatus', maxJson)) };
     case FrameType.Batch:
-      return { kind: 'batch', frames: splitBatch(p) };
+      return { kind: 'batch', frames: splitBatch(p, options) };
     case FrameType.HistoryTruncated: {
       if (p.length !== 16) throw new ProtocolError('bad-payload', 'HistoryTruncated payload is two u64 (16 bytes)');
       const v = new DataView(p.buffer, p.byteOffset, 16);

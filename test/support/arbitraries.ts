@@ -1,5 +1,6 @@
 /** fast-check arbitraries shared by the protocol property tests. */
 import fc from 'fast-check';
+import { setOwn } from '../../src/protocol/own.js';
 import type { JsonObject, JsonValue } from '../../src/protocol/utf8.js';
 
 const key = fc.constantFrom('a', 'b', 'c', 'count', 'player', 'pos', 'x', 'y', 'name', 'tags');
@@ -19,6 +20,34 @@ export function jsonState(): fc.Arbitrary<JsonObject> {
       tie('state'),
     ),
     state: fc.dictionary(key, tie('value'), { maxKeys: 5, noNullPrototype: true }) as fc.Arbitrary<JsonObject>,
+  }));
+  return state;
+}
+
+/**
+ * Keys that are data on the wire but special to JavaScript objects: `__proto__` (a prototype
+ * setter on assignment), `constructor`/`toString`/`hasOwnProperty` (inherited members on read),
+ * `prototype`. Mixed with ordinary keys so that paths through them overlap.
+ */
+export const HOSTILE_KEYS = ['a', 'b', 'x', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty'] as const;
+const hostileKey = fc.constantFrom(...HOSTILE_KEYS);
+
+/** A plain object with exactly these own entries (later duplicates win), `__proto__` included as data. */
+export function objectFrom(entries: ReadonlyArray<readonly [string, JsonValue]>): JsonObject {
+  const o: JsonObject = {};
+  for (const [k, v] of entries) setOwn(o, k, v);
+  return o;
+}
+
+/**
+ * Nested objects over {@link HOSTILE_KEYS}. With `nulls`, members may be `null` (merge-patch
+ * deletions, or un-normalized syncs); without, they are valid states.
+ */
+export function hostileJson(options: { nulls: boolean }): fc.Arbitrary<JsonObject> {
+  const leaf = options.nulls ? fc.oneof(jsonLeaf(), fc.constant(null)) : jsonLeaf();
+  const { state } = fc.letrec<{ value: JsonValue; state: JsonObject }>((tie) => ({
+    value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.array(fc.oneof(leaf, tie('state')), { maxLength: 2 }), tie('state')),
+    state: fc.array(fc.tuple(hostileKey, tie('value')), { maxLength: 4 }).map(objectFrom),
   }));
   return state;
 }
