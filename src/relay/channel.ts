@@ -32,6 +32,11 @@ export const SERVER_NAME = 'sluice/0.2.0';
 
 /** A receiver that never answers the relay's first ping is made live after this long anyway. */
 export const HANDSHAKE_WAIT_MS = 1000;
+/**
+ * After the pong, how long a receiver has for frames it sent in the same turn: a client library
+ * may answer the ping before the application's Hello (both leave together).
+ */
+export const PONG_GRACE_MS = 10;
 
 export interface ChannelContext {
   config: RelayConfig;
@@ -177,15 +182,15 @@ export class Channel implements ChannelSink {
     r.onAfterFlush = () => {
       if (r.logSlot.replay && r.queuedBytes < this.ctx.config.receiverHighWaterBytes) setImmediate(() => this.logPolicy.pump(r));
     };
-    if (!handshake) return this.activate(r);
     r.pending = true;
+    if (!handshake) return this.activate(r);
     r.pendingSince = Date.now();
     r.conn.ping();
   }
 
   /** A pending receiver goes live: Welcome, source status, schema, state, picture, history. */
   activate(r: ReceiverPeer): void {
-    if (r.closed) return;
+    if (r.closed || !r.pending) return;
     r.pending = false;
     r.enqueue(this.welcome(r, { created: r.createdChannel }));
     const ec = this.engineChannel;
@@ -215,7 +220,8 @@ export class Channel implements ChannelSink {
 
   /** Refuses a peer: an Error frame, then a close with the same code. */
   refuse(peer: Peer, code: number, message: string): void {
-    if (peer.closed) return;
+    if (peer.closed || peer.refused) return;
+    peer.refused = true;
     this.ctx.totals.countClose(closeCodeInfo(code).name);
     if (this.ctx.log.isLevelEnabled('debug')) peer.log.debug({ code, message }, 'refusing peer');
     peer.enqueue(errorFrame(code, message));
@@ -340,9 +346,13 @@ export class Channel implements ChannelSink {
     }
   }
 
-  /** The receiver answered the relay's ping: a pending one goes live. */
+  /** The receiver answered the relay's ping: a pending one goes live (after a short grace). */
   onReceiverPong(r: ReceiverPeer): void {
-    if (r.pending) this.activate(r);
+    if (!r.pending || r.ponged) return;
+    r.ponged = true;
+    setTimeout(() => {
+      if (r.pending && !r.closed) this.activate(r);
+    }, PONG_GRACE_MS).unref();
   }
 
   private forwardToSource(r: ReceiverPeer, data: Uint8Array): void {

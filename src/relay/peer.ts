@@ -41,6 +41,8 @@ export abstract class Peer implements BatchFollower {
   /** Time of the last frame or pong from the peer. */
   lastSeen = Date.now();
   closed = false;
+  /** Being refused: its Error frame is queued and the close follows (refused once). */
+  refused = false;
   /** Accepts Batch messages: a tick's shared frames go out as one transport message. */
   batching = false;
   /** When this connection's token expires (ms since epoch); it is closed with 4401 then. */
@@ -55,6 +57,7 @@ export abstract class Peer implements BatchFollower {
   private windowStart = 0;
   private windowCount = 0;
   private paused = false;
+  private overflowed = false;
 
   private childLog: Logger | undefined;
 
@@ -93,7 +96,10 @@ export abstract class Peer implements BatchFollower {
     this.queue.push(this.conn.acceptsFramed ? this.ctx.frame(frame) : frame);
     this.queueBytes += frame.length;
     this.schedule();
-    if (this.queueBytes + this.conn.bufferedAmount > this.queueLimit) this.overflow?.();
+    if (this.queueBytes + this.conn.bufferedAmount > this.queueLimit && !this.overflowed) {
+      this.overflowed = true;
+      this.overflow?.();
+    }
   }
 
   /** Makes sure this peer is flushed this tick (its beforeFlush hook may have something to add). */
@@ -272,7 +278,7 @@ export class SourcePeer extends Peer {
     if (this.ackSeq < 0) return;
     const seq = this.ackSeq;
     this.ackSeq = -1;
-    this.enqueue(encodeMessage({ kind: 'log-ack', seq }));
+    this.enqueue(encodeMessage({ kind: 'log-ack', logAcked: seq }));
   }
 }
 

@@ -15,6 +15,8 @@ export class ReceiverPeer extends Peer {
    */
   pending = false;
   pendingSince = 0;
+  /** It answered the relay's first ping (it goes live after a short grace). */
+  ponged = false;
   /** Log offset asked for in the URL, a Resume frame or Hello while pending. */
   resumeFrom: number | undefined;
   /** This connection created its channel (the relay knew nothing about it). */

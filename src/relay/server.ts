@@ -327,7 +327,7 @@ export class Relay {
     const wire = (p: Peer, onMessage: (data: Uint8Array, isBinary: boolean) => void, drain: () => void = () => {}, pong: () => void = () => {}) => {
       p.expiresAt = expiresAt;
       p.overflow = () => {
-        if (p.closed) return;
+        if (p.closed || p.refused) return;
         if (p instanceof ReceiverPeer) channel.stats.tooSlowCloses++;
         channel.refuse(p, CloseCode.TooSlow, `more than ${p.queueLimit} bytes queued for a peer that is not reading`);
       };

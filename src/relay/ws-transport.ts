@@ -43,6 +43,9 @@ export function frameWebSocketBinary(payload: Uint8Array): Uint8Array {
   return out;
 }
 
+/** How long a closed peer may take to complete the close handshake before it is cut off. */
+export const CLOSE_WAIT_MS = 10_000;
+
 class WsConnection implements PeerConnection {
   readonly remoteAddress: string;
   readonly acceptsFramed: boolean;
@@ -90,8 +93,9 @@ class WsConnection implements PeerConnection {
   }
   close(code: number, reason: string): void {
     if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, closeReason(reason));
-    // A peer that never answers the close handshake must not hold the slot.
-    this.closeTimer ??= setTimeout(() => this.ws.terminate(), 2000).unref();
+    // A peer that never answers the close handshake must not hold the slot for long; one that is
+    // merely slow (closed as TooSlow behind its queue) gets time to read the code and resume.
+    this.closeTimer ??= setTimeout(() => this.ws.terminate(), CLOSE_WAIT_MS).unref();
   }
   terminate(): void {
     this.ws.terminate();

@@ -178,7 +178,7 @@ function makeWorld(overrides: Partial<typeof DEFAULT_CONFIG> = {}) {
     if (how === 'hello') channel.onReceiverMessage(peer, encodeMessage({ kind: 'hello', hello: { select: select ?? [] } }));
     if (how === 'filter') channel.onReceiverMessage(peer, encodeMessage({ kind: 'subscribe-filter', select }));
     if (resume !== undefined && resumeBy === 'frame') channel.onReceiverMessage(peer, encodeMessage({ kind: 'resume', offset: resume }));
-    channel.onReceiverPong(peer);
+    channel.activate(peer); // what its pong leads to
   };
 
   /** Applies what each receiver got since last time, like a client. */
@@ -197,24 +197,25 @@ function makeWorld(overrides: Partial<typeof DEFAULT_CONFIG> = {}) {
     }
   };
 
+  /** Everyone reads everything until nothing moves any more (drains, paced replays, flushes). */
   const quiesce = async () => {
-    for (let round = 0; round < 50; round++) {
-      await tick();
-      let moved = false;
+    const delivered = () => receivers.reduce((n, r) => n + r.conn.delivered.length, 0);
+    let last = -1;
+    for (let round = 0; round < 500; round++) {
       for (const r of receivers) {
         if (r.peer.closed) continue;
-        if (r.conn.drain()) moved = true;
-        channel.onReceiverDrain(r.peer);
+        r.conn.drain();
+        w(r);
       }
       await tick();
-      if (!moved && receivers.every((r) => r.peer.closed || r.conn.bufferedAmount === 0)) {
-        let pending = false;
-        for (const r of receivers) if (r.conn.drain()) pending = true;
-        if (!pending) break;
-      }
+      await tick();
+      const now = delivered();
+      if (now === last && receivers.every((r) => r.peer.closed || r.conn.bufferedAmount === 0)) break;
+      last = now;
     }
     for (const r of receivers) read(r);
   };
+  const w = (r: ModelReceiver) => channel.onReceiverDrain(r.peer);
 
   return { channel, ctx, source, srcConn, receivers, publish, join, read, quiesce };
 }
@@ -223,7 +224,7 @@ function makeWorld(overrides: Partial<typeof DEFAULT_CONFIG> = {}) {
 
 const keyArb = fc.constantFrom('a', 'b', 'c', 'x', 'y', '__proto__', 'constructor', 'a,b', 'toString');
 const leafArb: fc.Arbitrary<JsonValue> = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.boolean(), fc.constantFrom('s', 'é€😀'), fc.constant(null));
-const valueArb: fc.Arbitrary<JsonValue> = fc.letrec<{ v: JsonValue; o: JsonObject }>((tie) => ({
+const valueArb: fc.Arbitrary<JsonObject> = fc.letrec<{ v: JsonValue; o: JsonObject }>((tie) => ({
   v: fc.oneof({ depthSize: 'small' }, leafArb, fc.array(leafArb, { maxLength: 2 }), tie('o')),
   o: fc.array(fc.tuple(keyArb, tie('v')), { maxLength: 4 }).map((entries) => {
     const o: JsonObject = {};
@@ -231,15 +232,15 @@ const valueArb: fc.Arbitrary<JsonValue> = fc.letrec<{ v: JsonValue; o: JsonObjec
     return o;
   }),
 })).o;
-const selectArb = fc.oneof(
-  fc.constant(null),
-  fc.constant(['*']),
-  fc.constant(['a,b']),
-  fc.constant(['a', 'b']),
-  fc.constant(['b', 'c.y']),
-  fc.constant(['a.x', 'a.y']),
-  fc.constant(['__proto__', 'c.__proto__']),
-  fc.constant(['constructor.x']),
+const selectArb: fc.Arbitrary<string[] | null> = fc.constantFrom<string[] | null>(
+  null,
+  ['*'],
+  ['a,b'],
+  ['a', 'b'],
+  ['b', 'c.y'],
+  ['a.x', 'a.y'],
+  ['__proto__', 'c.__proto__'],
+  ['constructor.x'],
 );
 
 type Op =
@@ -332,7 +333,25 @@ describe('channel core model', () => {
         assert.equal(Object.getPrototypeOf({}), Object.prototype);
         assert.equal(({} as Record<string, unknown>).x, undefined);
       }),
-      { numRuns: Number(process.env.SLUICE_MODEL_RUNS ?? 300) },
+      {
+        numRuns: Number(process.env.SLUICE_MODEL_RUNS ?? 300),
+        examples: [
+          // Seen in the field: a nested delete left live receivers at {c:{}}, joiners at {}.
+          [[{ op: 'sync', state: { b: 2, c: { x: 1, y: 2 } } }, { op: 'join', select: ['b', 'c.y'], how: 'url' }, { op: 'tick' }, { op: 'diff', diff: { b: null, c: { y: null } } }]],
+          // `*` once collided with "no filter": later unfiltered receivers got {} and no diffs.
+          [[{ op: 'join', select: ['*'], how: 'url' }, { op: 'leave', i: 0 }, { op: 'join', select: null, how: 'url' }, { op: 'sync', state: { a: 1 } }, { op: 'diff', diff: { b: 2 } }]],
+          // A single path named "a,b" once shared a group with select a,b.
+          [[{ op: 'sync', state: { a: 1, b: 2, 'a,b': 3 } }, { op: 'join', select: ['a,b'], how: 'filter' }, { op: 'join', select: ['a', 'b'], how: 'url' }, { op: 'diff', diff: { a: 5 } }]],
+          // A null inside a sync was cached as is for late joiners.
+          [[{ op: 'sync', state: { a: null, b: 1 } }, { op: 'join', select: null, how: 'url' }]],
+          // __proto__ in a diff set the merged object's prototype.
+          [[{ op: 'sync', state: { a: 1 } }, { op: 'diff', diff: JSON.parse('{"__proto__":{"x":1}}') as JsonObject }, { op: 'join', select: null, how: 'url' }]],
+          // A Hello with a select first got the full, unprojected sync.
+          [[{ op: 'sync', state: { a: 1, secret: 2 } }, { op: 'join', select: ['a'], how: 'hello' }]],
+          // A receiver connected before a source whose first state is {} never became ready.
+          [[{ op: 'join', select: ['a'], how: 'url' }, { op: 'sync', state: {} }]],
+        ] as [Op[]][],
+      },
     );
   });
 
@@ -373,7 +392,11 @@ describe('channel core model', () => {
           for (const o of ops) {
             if (o.op === 'append') {
               for (let k = 0; k < o.n; k++) w.publish({ kind: 'log-record', offset: 0, time: 1, stream: 'stdout', data: new TextEncoder().encode(`line ${appended++}\n`) });
-            } else if (o.op === 'join') w.join(null, 'url', o.resume, o.by);
+            } else if (o.op === 'join') {
+              w.join(null, 'url', o.resume, o.by);
+              // Asking for an offset the log never had restarts from its first record.
+              w.receivers[w.receivers.length - 1]!.resumedAt = o.resume !== undefined && o.resume <= appended ? o.resume : 0;
+            }
             else if (o.op === 'stall') {
               const r = w.receivers[o.i % Math.max(1, w.receivers.length)];
               if (r) r.conn.stalled = true;
@@ -388,7 +411,7 @@ describe('channel core model', () => {
           await w.quiesce();
           for (const r of w.receivers) {
             const got = r.logOffsets.filter((x) => x >= 0);
-            const start = r.resumedAt !== undefined && r.resumedAt <= appended ? r.resumedAt : 0;
+            const start = r.resumedAt ?? 0;
             assert.deepEqual(got, Array.from({ length: appended - start }, (_, k) => start + k), `resume ${r.resumedAt}`);
           }
         },

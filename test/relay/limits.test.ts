@@ -52,13 +52,35 @@ describe('limits and close codes', () => {
     assert.deepEqual(rcv.state, { ok: true });
   });
 
-  it('closes a connection sending more frames per second than allowed with 4429', async (t) => {
-    const relay = await startTestRelay({ maxFramesPerSecond: 50 });
+  it('pushes back on a source over the frame rate instead of dropping or closing it', async (t) => {
+    const relay = await startTestRelay({ maxFramesPerSecond: 2000 });
     t.after(() => relay.close());
     const src = await TestPeer.connect(`${relay.url}/source/rate`);
-    for (let i = 0; i < 200; i++) src.send({ kind: 'signal-diff', diff: { i } });
-    assert.equal(await src.waitClose(), CloseCode.RateLimited);
-    assert.equal(relay.totals.closesByReason.RateLimited, 1);
+    const rcv = await TestPeer.connect(`${relay.url}/stream/rate`);
+    await rcv.next('welcome');
+    const started = Date.now();
+    src.send({ kind: 'signal-sync', state: { i: -1 } });
+    // Bigger than one second's allowance, sent back to back: all of it arrives, later.
+    for (let i = 0; i < 5000; i++) src.send({ kind: 'signal-diff', diff: { i } });
+    await rcv.until(() => rcv.state.i === 4999, 20_000, 'the last diff');
+    assert.equal(src.closeCode, undefined, 'the source is not closed');
+    assert.ok(Date.now() - started >= 1000, 'the sender was slowed down (more than a second for 2.5 seconds of allowance)');
+    assert.equal(relay.channels.get('rate')!.cache.state.i, 4999);
+    assert.equal(relay.totals.closesByReason.RateLimited, undefined);
+  });
+
+  it('a legitimate burst (one sync and 10,000 diffs back to back) loses nothing under the default limit', async (t) => {
+    const relay = await startTestRelay();
+    t.after(() => relay.close());
+    const src = await TestPeer.connect(`${relay.url}/source/burst`);
+    const rcv = await TestPeer.connect(`${relay.url}/stream/burst`);
+    await rcv.next('welcome');
+    src.send({ kind: 'signal-sync', state: { n: 0 } });
+    for (let i = 1; i <= 10_000; i++) src.send({ kind: 'signal-diff', diff: { n: i } });
+    await rcv.until(() => rcv.state.n === 10_000, 20_000, 'the 10,000th diff');
+    assert.equal(src.closeCode, undefined);
+    const late = await TestPeer.connect(`${relay.url}/stream/burst`);
+    await late.until(() => late.state.n === 10_000);
   });
 
   it('refuses a second source with 4409 under the reject policy', async (t) => {
