@@ -16,7 +16,7 @@
  */
 import { ProtocolError } from './errors.js';
 import { parseSelect } from './select.js';
-import { isJsonObject } from './utf8.js';
+import { decodeJson, decodeJsonObject, isJsonObject } from './utf8.js';
 import type { JsonObject, JsonValue } from './utf8.js';
 
 export type Role = 'source' | 'receiver' | 'signal';
@@ -75,6 +75,33 @@ export type LogStreamName = 'stdout' | 'stderr' | 'status' | 'event';
 export const LOG_STREAM_NAMES: readonly LogStreamName[] = ['stdout', 'stderr', 'status', 'event'];
 
 export const LOG_RECORD_PREFIX = 17;
+
+/** Latest LogRecord `time` accepted: the end of the JavaScript Date range (ms since the epoch). */
+export const MAX_LOG_TIME = 8.64e15;
+
+/** The JSON of a `status` log record; extra fields are carried through. */
+export interface LogStatusInfo {
+  status: string;
+  exitCode?: number | null;
+  [extra: string]: JsonValue | undefined;
+}
+
+/**
+ * Checks the data of a LogRecord of stream `stream` (stdout/stderr: raw bytes, unchecked).
+ * `status`: a UTF-8 JSON object with a string `status` and an optional integer-or-null
+ * `exitCode`; `event`: any UTF-8 JSON value. Both within `maxJson` bytes and the depth limit.
+ */
+export function validateLogData(stream: LogStreamName, data: Uint8Array, maxJson?: number): void {
+  if (stream === 'status') validateLogStatus(decodeJsonObject(data, 'status log record', maxJson));
+  else if (stream === 'event') decodeJson(data, maxJson);
+}
+
+export function validateLogStatus(o: JsonObject): LogStatusInfo {
+  if (!isStr(o.status)) bad('status log record needs a string status');
+  const code = o.exitCode;
+  if (code !== undefined && code !== null && !Number.isSafeInteger(code)) bad('status log record exitCode must be an integer or null');
+  return o as LogStatusInfo;
+}
 const TWO32 = 2 ** 32;
 
 export function writeU64(v: DataView, at: number, n: number): void {

@@ -156,3 +156,46 @@ describe('JSON payload gate', () => {
     }
   });
 });
+
+describe('LogRecord validation', () => {
+  const rec = (stream: 'stdout' | 'stderr' | 'status' | 'event', data: string | Uint8Array, time = 1700000000000) =>
+    encodeMessage({ kind: 'log-record', offset: 0, time, stream, data: typeof data === 'string' ? new TextEncoder().encode(data) : data });
+  const refused = (b: Uint8Array, why: string) => assert.throws(() => decodeMessage(b), (e: unknown) => e instanceof ProtocolError && e.closeCode === 4400, why);
+
+  it('accepts status objects with a string status and an integer-or-null exitCode, extra fields allowed', () => {
+    for (const ok of ['{"status":"running"}', '{"status":"exited","exitCode":0}', '{"status":"killed","exitCode":137,"signal":"SIGKILL","pid":4}', '{"status":"failed","exitCode":null,"error":"ENOENT"}']) {
+      assert.equal(decodeMessage(rec('status', ok)).kind, 'log-record', ok);
+    }
+  });
+
+  it('refuses bad status records', () => {
+    for (const bad of ['', 'running', '[]', '{}', '{"status":1}', '{"status":"exited","exitCode":1.5}', '{"status":"exited","exitCode":"1"}', '{"status":"x"', '[' .repeat(100)]) {
+      refused(rec('status', bad), `status ${bad}`);
+    }
+    refused(rec('status', new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d])), 'invalid UTF-8');
+  });
+
+  it('accepts any JSON value as an event, refuses non-JSON and deep JSON', () => {
+    for (const ok of ['1', '"x"', 'null', '[1,{"a":2}]', '{"type":"progress","n":3}']) assert.equal(decodeMessage(rec('event', ok)).kind, 'log-record', ok);
+    for (const bad of ['', 'x', '{', '['.repeat(65) + ']'.repeat(65)]) refused(rec('event', bad), `event ${bad}`);
+  });
+
+  it('keeps stdout/stderr as raw bytes, whatever they hold', () => {
+    const raw = new Uint8Array([0xff, 0x00, 0x5b, 0x5b]);
+    const m = decodeMessage(rec('stdout', raw));
+    assert.ok(m.kind === 'log-record' && m.data.length === 4);
+    assert.equal(decodeMessage(rec('stderr', '['.repeat(100))).kind, 'log-record');
+  });
+
+  it('refuses a time past the Date range (8.64e15)', () => {
+    assert.equal(decodeMessage(rec('stdout', 'x', 8.64e15)).kind, 'log-record');
+    refused(rec('stdout', 'x', 8.64e15 + 1), 'time');
+  });
+
+  it('bounds status and event payloads by maxJsonPayload (too-large, 1009)', () => {
+    const big = `{"status":"running","pad":"${'x'.repeat(200)}"}`;
+    assert.throws(() => decodeMessage(rec('status', big), { maxJsonPayload: 100 }), (e: unknown) => e instanceof ProtocolError && e.closeCode === 1009);
+    assert.throws(() => decodeMessage(rec('event', big), { maxJsonPayload: 100 }), (e: unknown) => e instanceof ProtocolError && e.closeCode === 1009);
+    assert.equal(decodeMessage(rec('stdout', big), { maxJsonPayload: 100 }).kind, 'log-record', 'raw output is not JSON');
+  });
+});

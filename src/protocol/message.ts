@@ -7,9 +7,11 @@ import { decodeAudioPrefix, decodePcm, encodeAudioPrefix, encodePcm, AUDIO_PREFI
 import {
   LOG_RECORD_PREFIX,
   LOG_STREAM_NAMES,
+  MAX_LOG_TIME,
   readU64,
   validateError,
   validateHello,
+  validateLogData,
   validateRpcCall,
   validateRpcResult,
   validateSchema,
@@ -324,7 +326,11 @@ function decodeBody(type: number, flags: number, w: number, h: number, p: Uint8A
       const v = new DataView(p.buffer, p.byteOffset, LOG_RECORD_PREFIX);
       const stream = LOG_STREAM_NAMES[v.getUint8(16)];
       if (stream === undefined) throw new ProtocolError('bad-payload', `unknown log stream ${v.getUint8(16)}`);
-      return { kind: 'log-record', offset: readU64(v, 0), time: readU64(v, 8), stream, data: p.subarray(LOG_RECORD_PREFIX) };
+      const time = readU64(v, 8);
+      if (time > MAX_LOG_TIME) throw new ProtocolError('bad-payload', `LogRecord time ${time} is past the Date range`);
+      const data = p.subarray(LOG_RECORD_PREFIX);
+      validateLogData(stream, data, maxJson);
+      return { kind: 'log-record', offset: readU64(v, 0), time, stream, data };
     }
     case FrameType.SourceStatus:
       return { kind: 'source-status', status: validateSourceStatus(decodeJsonObject(p, 'SourceStatus', maxJson)) };
