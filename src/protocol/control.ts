@@ -1,5 +1,5 @@
 /**
- * Payloads of the control frames Sluice adds to the seed protocol (codes 0xA0–0xA8, 0xFD).
+ * Payloads of the control frames Sluice adds to the seed protocol (codes 0xA0–0xAA, 0xFD).
  * JSON ones are validated field by field, because they arrive from untrusted peers.
  *
  *   Hello 0xA0            JSON {token?, select?, resumeFrom?, client?}           client → relay
