@@ -30,14 +30,14 @@ export interface CloseCodeInfo {
 export const CLOSE_CODES: readonly CloseCodeInfo[] = [
   { code: 1000, name: 'Normal', retryable: false, meaning: 'the peer closed on purpose (e.g. close() was called)' },
   { code: 1001, name: 'GoingAway', retryable: true, meaning: 'the relay is shutting down or restarting' },
-  { code: 1009, name: 'TooLarge', retryable: true, meaning: 'a frame exceeded the maximum payload size' },
-  { code: 4400, name: 'BadFrame', retryable: true, meaning: 'malformed frame, bad channel name, or a frame the role may not send' },
-  { code: 4401, name: 'Unauthenticated', retryable: false, meaning: 'no valid credentials were presented' },
+  { code: 1009, name: 'TooLarge', retryable: true, meaning: 'a frame exceeded the maximum payload size, or a JSON payload the maximum JSON payload size' },
+  { code: 4400, name: 'BadFrame', retryable: true, meaning: 'malformed frame (JSON nested deeper than 64 included), bad channel name, or a frame the role may not send' },
+  { code: 4401, name: 'Unauthenticated', retryable: false, meaning: 'no valid credentials were presented, or they expired while connected' },
   { code: 4403, name: 'NotAllowed', retryable: false, meaning: 'credentials are valid but do not allow this channel/role (or origin)' },
   { code: 4404, name: 'NotFound', retryable: false, meaning: 'the channel or path does not exist' },
   { code: 4409, name: 'SourceConflict', retryable: true, meaning: 'the channel already has a source, or this source was taken over' },
   { code: 4413, name: 'TooSlow', retryable: true, meaning: 'the receiver fell too far behind; resume from the last offset' },
-  { code: 4429, name: 'RateLimited', retryable: true, meaning: 'too many frames per second from this connection' },
+  { code: 4429, name: 'RateLimited', retryable: true, meaning: 'inputs refused: the source is not reading' },
   { code: 4509, name: 'NoCapacity', retryable: true, meaning: 'receiver or channel limit reached' },
 ];
 

@@ -29,6 +29,8 @@ export const FrameType = {
   HistoryTruncated: 0xa8,
   /** Several complete messages in one (relay → receivers that asked with `?batch=1`). */
   Batch: 0xa9,
+  /** Relay → source: every log record of this source's producer with seq <= the u64 payload is committed. */
+  LogAck: 0xaa,
   Keyframe: 0xf0,
   Pong: 0xfd,
   Ping: 0xfe,

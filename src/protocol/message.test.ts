@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ProtocolError } from './errors.js';
-import { Flag, FrameType, InputType } from './frame-codes.js';
+import { Flag, FrameType, InputType, frameTypeName } from './frame-codes.js';
 import { DEFAULT_MAX_JSON_PAYLOAD, HEADER_SIZE, decodeHeader, encodeFrame, readHeader } from './header.js';
 import { decodeMessage, encodeMessage } from './message.js';
 import type { Message } from './message.js';
@@ -153,6 +153,82 @@ describe('JSON payload gate', () => {
     for (const [name, type, flags] of JSON_TYPES) {
       const deep = encodeFrame({ type, flags }, new TextEncoder().encode('{"a":' + '['.repeat(64) + ']'.repeat(64) + '}'));
       assert.throws(() => decodeMessage(deep), (e: unknown) => e instanceof ProtocolError && e.reason === 'too-deep' && e.closeCode === 4400, name);
+    }
+  });
+});
+
+describe('LogRecord validation', () => {
+  const rec = (stream: 'stdout' | 'stderr' | 'status' | 'event', data: string | Uint8Array, time = 1700000000000) =>
+    encodeMessage({ kind: 'log-record', offset: 0, time, stream, data: typeof data === 'string' ? new TextEncoder().encode(data) : data });
+  const refused = (b: Uint8Array, why: string) => assert.throws(() => decodeMessage(b), (e: unknown) => e instanceof ProtocolError && e.closeCode === 4400, why);
+
+  it('accepts status objects with a string status and an integer-or-null exitCode, extra fields allowed', () => {
+    for (const ok of ['{"status":"running"}', '{"status":"exited","exitCode":0}', '{"status":"killed","exitCode":137,"signal":"SIGKILL","pid":4}', '{"status":"failed","exitCode":null,"error":"ENOENT"}']) {
+      assert.equal(decodeMessage(rec('status', ok)).kind, 'log-record', ok);
+    }
+  });
+
+  it('refuses bad status records', () => {
+    for (const bad of ['', 'running', '[]', '{}', '{"status":1}', '{"status":"exited","exitCode":1.5}', '{"status":"exited","exitCode":"1"}', '{"status":"x"', '[' .repeat(100)]) {
+      refused(rec('status', bad), `status ${bad}`);
+    }
+    refused(rec('status', new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d])), 'invalid UTF-8');
+  });
+
+  it('accepts any JSON value as an event, refuses non-JSON and deep JSON', () => {
+    for (const ok of ['1', '"x"', 'null', '[1,{"a":2}]', '{"type":"progress","n":3}']) assert.equal(decodeMessage(rec('event', ok)).kind, 'log-record', ok);
+    for (const bad of ['', 'x', '{', '['.repeat(65) + ']'.repeat(65)]) refused(rec('event', bad), `event ${bad}`);
+  });
+
+  it('keeps stdout/stderr as raw bytes, whatever they hold', () => {
+    const raw = new Uint8Array([0xff, 0x00, 0x5b, 0x5b]);
+    const m = decodeMessage(rec('stdout', raw));
+    assert.ok(m.kind === 'log-record' && m.data.length === 4);
+    assert.equal(decodeMessage(rec('stderr', '['.repeat(100))).kind, 'log-record');
+  });
+
+  it('refuses a time past the Date range (8.64e15)', () => {
+    assert.equal(decodeMessage(rec('stdout', 'x', 8.64e15)).kind, 'log-record');
+    refused(rec('stdout', 'x', 8.64e15 + 1), 'time');
+  });
+
+  it('bounds status and event payloads by maxJsonPayload (too-large, 1009)', () => {
+    const big = `{"status":"running","pad":"${'x'.repeat(200)}"}`;
+    assert.throws(() => decodeMessage(rec('status', big), { maxJsonPayload: 100 }), (e: unknown) => e instanceof ProtocolError && e.closeCode === 1009);
+    assert.throws(() => decodeMessage(rec('event', big), { maxJsonPayload: 100 }), (e: unknown) => e instanceof ProtocolError && e.closeCode === 1009);
+    assert.equal(decodeMessage(rec('stdout', big), { maxJsonPayload: 100 }).kind, 'log-record', 'raw output is not JSON');
+  });
+});
+
+describe('protocol additions (issues #10 and #11)', () => {
+  const json = (type: number, o: unknown) => encodeFrame({ type }, new TextEncoder().encode(JSON.stringify(o)));
+  const refused = (b: Uint8Array, why: string) => assert.throws(() => decodeMessage(b), (e: unknown) => e instanceof ProtocolError && e.closeCode === 4400, why);
+  const welcome = { id: 1, channel: 'c', role: 'receiver', heartbeatMs: 1, maxPayload: 1, server: 's' };
+
+  it('LogAck 0xAA carries a u64 producer seq', () => {
+    assert.equal(FrameType.LogAck, 0xaa);
+    assert.equal(frameTypeName(0xaa), 'LogAck');
+    const b = encodeMessage({ kind: 'log-ack', logAcked: 2 ** 40 + 3 });
+    assert.deepEqual([...b.subarray(0, 2)], [0xaa, 0]);
+    const m = decodeMessage(b);
+    assert.ok(m.kind === 'log-ack' && m.logAcked === 2 ** 40 + 3);
+    refused(encodeFrame({ type: FrameType.LogAck }, new Uint8Array(7)), 'short');
+    refused(encodeFrame({ type: FrameType.LogAck }, new Uint8Array([0, 0, 0, 0, 0, 0, 0x20, 0])), 'above 2^53');
+  });
+
+  it('Welcome epoch, created and logAcked are validated', () => {
+    const m = decodeMessage(json(FrameType.Welcome, { ...welcome, epoch: 'e', created: false, logAcked: 0 }));
+    assert.ok(m.kind === 'welcome' && m.welcome.epoch === 'e' && m.welcome.created === false && m.welcome.logAcked === 0);
+    for (const bad of [{ epoch: 1 }, { created: 'yes' }, { created: 1 }, { logAcked: -1 }, { logAcked: 1.5 }, { logAcked: '3' }]) {
+      refused(json(FrameType.Welcome, { ...welcome, ...bad }), JSON.stringify(bad));
+    }
+  });
+
+  it('RpcCall timeoutMs (positive integer) and cancel (boolean) are validated', () => {
+    const m = decodeMessage(json(FrameType.RpcCall, { id: 1, method: 'm', timeoutMs: 1, cancel: true }));
+    assert.ok(m.kind === 'rpc-call' && m.call.timeoutMs === 1 && m.call.cancel === true);
+    for (const bad of [{ timeoutMs: 0 }, { timeoutMs: -5 }, { timeoutMs: 1.5 }, { timeoutMs: '10' }, { timeoutMs: 2 ** 60 }, { cancel: 'true' }, { cancel: 1 }]) {
+      refused(json(FrameType.RpcCall, { id: 1, method: 'm', ...bad }), JSON.stringify(bad));
     }
   });
 });

@@ -7,9 +7,11 @@ import { decodeAudioPrefix, decodePcm, encodeAudioPrefix, encodePcm, AUDIO_PREFI
 import {
   LOG_RECORD_PREFIX,
   LOG_STREAM_NAMES,
+  MAX_LOG_TIME,
   readU64,
   validateError,
   validateHello,
+  validateLogData,
   validateRpcCall,
   validateRpcResult,
   validateSchema,
@@ -84,6 +86,8 @@ export type Message = MessageBase &
     | { kind: 'log-record'; offset: number; time: number; stream: LogStreamName; data: Uint8Array }
     | { kind: 'source-status'; status: SourceStatusInfo }
     | { kind: 'history-truncated'; requested: number; firstAvailable: number }
+    /** LogAck: every record of the source's producer with producer seq <= `logAcked` is committed. */
+    | { kind: 'log-ack'; logAcked: number }
     | { kind: 'input'; event: InputEvent }
     | { kind: 'batch'; frames: Uint8Array[] }
   );
@@ -171,6 +175,8 @@ function parts(m: Message): [type: number, flags: number, width: number, height:
       return [FrameType.SourceStatus, 0, 0, 0, encodeJson(m.status)];
     case 'history-truncated':
       return [FrameType.HistoryTruncated, 0, 0, 0, u64Payload(m.requested, m.firstAvailable)];
+    case 'log-ack':
+      return [FrameType.LogAck, 0, 0, 0, u64Payload(m.logAcked)];
     case 'input':
       return [inputTypeOf(m.event), Flag.Input, 0, 0, encodeInputPayload(m.event)];
     case 'batch':
@@ -324,7 +330,11 @@ function decodeBody(type: number, flags: number, w: number, h: number, p: Uint8A
       const v = new DataView(p.buffer, p.byteOffset, LOG_RECORD_PREFIX);
       const stream = LOG_STREAM_NAMES[v.getUint8(16)];
       if (stream === undefined) throw new ProtocolError('bad-payload', `unknown log stream ${v.getUint8(16)}`);
-      return { kind: 'log-record', offset: readU64(v, 0), time: readU64(v, 8), stream, data: p.subarray(LOG_RECORD_PREFIX) };
+      const time = readU64(v, 8);
+      if (time > MAX_LOG_TIME) throw new ProtocolError('bad-payload', `LogRecord time ${time} is past the Date range`);
+      const data = p.subarray(LOG_RECORD_PREFIX);
+      validateLogData(stream, data, maxJson);
+      return { kind: 'log-record', offset: readU64(v, 0), time, stream, data };
     }
     case FrameType.SourceStatus:
       return { kind: 'source-status', status: validateSourceStatus(decodeJsonObject(p, 'SourceStatus', maxJson)) };
@@ -334,6 +344,10 @@ function decodeBody(type: number, flags: number, w: number, h: number, p: Uint8A
       if (p.length !== 16) throw new ProtocolError('bad-payload', 'HistoryTruncated payload is two u64 (16 bytes)');
       const v = new DataView(p.buffer, p.byteOffset, 16);
       return { kind: 'history-truncated', requested: readU64(v, 0), firstAvailable: readU64(v, 8) };
+    }
+    case FrameType.LogAck: {
+      if (p.length !== 8) throw new ProtocolError('bad-payload', 'LogAck payload is a u64 seq (8 bytes)');
+      return { kind: 'log-ack', logAcked: readU64(new DataView(p.buffer, p.byteOffset, 8), 0) };
     }
     default:
       throw new ProtocolError('unknown-type', `unknown frame type 0x${type.toString(16)}`);

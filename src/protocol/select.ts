@@ -126,6 +126,10 @@ function projectsSomething(v: JsonObject, tree: SelectTree): boolean {
  * structure with `before` (as `applyPatch` and `mergeInto`-free updates leave it): identical
  * subtrees are skipped by identity, and only the selected keys are visited. Returns `{}` when
  * nothing selected changed (then nothing needs sending).
+ *
+ * `before` and `after` must be distinct immutable snapshots (as `applyPatch`/`applyDiff` return):
+ * a state mutated in place with `mergeInto` is the same object before and after, which reads as
+ * "nothing changed". The result may share subtrees with `after`; treat it as immutable.
  */
 export function projectChange(before: JsonObject, after: JsonObject, tree: SelectTree): JsonObject {
   const out: JsonObject = {};

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ProtocolError } from './errors.js';
-import { MAX_JSON_DEPTH, checkJsonDepth, decodeJson, utf8Encode } from './utf8.js';
+import { MAX_JSON_DEPTH, checkJsonDepth, decodeJson, truncateUtf8, utf8Encode } from './utf8.js';
 
 const enc = (s: string) => utf8Encode(s);
 const refused = (reason: string) => (e: unknown) => e instanceof ProtocolError && e.reason === reason;
@@ -68,5 +68,47 @@ describe('JSON nesting pre-scan', () => {
     }
     console.log(`# checkJsonDepth: 16 MiB in ${best.toFixed(1)} ms`);
     assert.ok(best < 250, `16 MiB scan took ${best.toFixed(1)} ms`);
+  });
+});
+
+describe('truncateUtf8', () => {
+  const units = fc.oneof(
+    fc.constantFrom('a', 'é', 'ह', '€', '😀', '🎉', '\u{10FFFF}'),
+    fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)), // lone surrogates
+    fc.string({ unit: 'binary', maxLength: 3 }),
+  );
+  const text = fc.array(units, { maxLength: 40 }).map((a) => a.join(''));
+
+  it('is the longest prefix that fits, at every length, never splitting a character', () => {
+    fc.assert(
+      fc.property(text, (s) => {
+        const total = utf8Encode(s).length;
+        for (let max = 0; max <= total + 1; max++) {
+          const r = truncateUtf8(s, max);
+          assert.ok(s.startsWith(r));
+          assert.ok(utf8Encode(r).length <= max, `${JSON.stringify(r)} over ${max}`);
+          if (r.length < s.length) {
+            // The cut never falls inside a surrogate pair …
+            const last = r.charCodeAt(r.length - 1);
+            const next = s.charCodeAt(r.length);
+            assert.ok(!(last >= 0xd800 && last <= 0xdbff && next >= 0xdc00 && next <= 0xdfff), 'split a surrogate pair');
+            // … and the next whole character would not fit.
+            const step = next >= 0xd800 && next <= 0xdbff && s.charCodeAt(r.length + 1) >= 0xdc00 && s.charCodeAt(r.length + 1) <= 0xdfff ? 2 : 1;
+            assert.ok(utf8Encode(s.slice(0, r.length + step)).length > max, `not the longest prefix for ${max}`);
+          } else assert.equal(r, s);
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('examples: close reasons of 123 bytes', () => {
+    assert.equal(truncateUtf8('héllo', 2), 'h');
+    assert.equal(truncateUtf8('héllo', 3), 'hé');
+    assert.equal(truncateUtf8('😀x', 3), '');
+    assert.equal(truncateUtf8('😀x', 4), '😀');
+    assert.equal(utf8Encode(truncateUtf8('é'.repeat(100), 123)).length, 122);
+    const short = 'fits';
+    assert.equal(truncateUtf8(short, 123), short);
   });
 });

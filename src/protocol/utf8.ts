@@ -17,6 +17,35 @@ export function utf8Decode(bytes: Uint8Array): string {
   }
 }
 
+/**
+ * The longest prefix of `text` whose UTF-8 encoding fits in `maxBytes`, never splitting a
+ * character: a surrogate pair (4 bytes) is kept or dropped whole; a lone surrogate counts as the
+ * 3 bytes of the U+FFFD that TextEncoder writes for it. For WebSocket close reasons (123 bytes).
+ */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes) return text; // every UTF-16 unit encodes to at most 3 bytes
+  let bytes = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    let units = 1;
+    let size: number;
+    if (c < 0x80) size = 1;
+    else if (c < 0x800) size = 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        size = 4;
+        units = 2;
+      } else size = 3;
+    } else size = 3;
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    i += units;
+  }
+  return i === text.length ? text : text.slice(0, i);
+}
+
 /** Deepest nesting accepted in a JSON payload; deeper input is refused rather than risking the stack. */
 export const MAX_JSON_DEPTH = 64;
 

@@ -5,6 +5,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { applyDelta } from '../../src/protocol/delta-codec.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
+import { Flag, FrameType, InputType } from '../../src/protocol/frame-codes.js';
+import { encodeFrame } from '../../src/protocol/header.js';
 import { decodeMessage, encodeMessage } from '../../src/protocol/message.js';
 import { message } from '../support/arbitraries.js';
 import { rng } from '../support/rng.js';
@@ -77,5 +79,69 @@ describe('decoder fuzz', () => {
         if (!(e instanceof ProtocolError)) throw e;
       }
     }
+  });
+});
+
+describe('decoder fuzz: hostile JSON', () => {
+  const JSON_FRAMES: Array<[number, number]> = [
+    [FrameType.SignalSync, 0],
+    [FrameType.SignalDiff, 0],
+    [FrameType.SchemaAnnounce, 0],
+    [FrameType.SubscribeFilter, 0],
+    [FrameType.Hello, 0],
+    [FrameType.Welcome, 0],
+    [FrameType.Error, 0],
+    [FrameType.RpcCall, 0],
+    [FrameType.RpcResult, 0],
+    [FrameType.SourceStatus, 0],
+    [InputType.Action, Flag.Input],
+  ];
+  const enc = new TextEncoder();
+  const logRecord = (stream: number, data: Uint8Array) => {
+    const b = new Uint8Array(17 + data.length);
+    b[16] = stream;
+    b.set(data, 17);
+    return encodeFrame({ type: FrameType.LogRecord }, b);
+  };
+  /** Pieces of JSON text that stress the gate: brackets in and out of strings, escapes, reserved keys, multi-byte and broken UTF-8. */
+  const piece = fc.oneof(
+    fc.constantFrom('[', ']', '{', '}', '"', '\\', '\\"', ':', ',', '"__proto__":', '"constructor":', '"prototype":', '{"__proto__":{"polluted":1}}', 'null', '1', '"é"', '"🎉"', '"\\ud83c"'),
+    fc.string({ unit: 'binary', maxLength: 4 }).map((t) => JSON.stringify(t)),
+  );
+  const text = fc.array(piece, { maxLength: 60 }).map((a) => enc.encode(a.join('')));
+  const brokenUtf8 = fc.constantFrom(new Uint8Array([0xf0, 0x9f, 0x8e]), new Uint8Array([0xc3]), new Uint8Array([0xed, 0xa0, 0x80]), new Uint8Array([0xff]));
+  const payload = fc.oneof(
+    text,
+    fc.tuple(text, brokenUtf8, text).map(([a, b, c]) => Uint8Array.from([...a, ...b, ...c])),
+    fc.integer({ min: 60, max: 3000 }).map((n) => enc.encode('{"a":' + '['.repeat(n) + ']'.repeat(n) + '}')),
+    fc.integer({ min: 60, max: 3000 }).map((n) => enc.encode('{"a":"' + '\\"['.repeat(n) + '"}')),
+  );
+
+  it('random hostile JSON in every JSON-bearing frame only ever produces ProtocolError, and never pollutes', () => {
+    const protoNames = Object.getOwnPropertyNames(Object.prototype).sort();
+    fc.assert(
+      fc.property(payload, fc.nat(JSON_FRAMES.length + 1), (p, which) => {
+        let buf: Uint8Array;
+        if (which < JSON_FRAMES.length) buf = encodeFrame({ type: JSON_FRAMES[which]![0], flags: JSON_FRAMES[which]![1] }, p);
+        else buf = logRecord(which === JSON_FRAMES.length ? 2 : 3, p);
+        try {
+          decodeMessage(buf);
+        } catch (e) {
+          if (!(e instanceof ProtocolError)) assert.fail(`non-protocol error ${String(e)} for ${Buffer.from(p).toString('hex').slice(0, 200)}`);
+        }
+        assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), protoNames);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('huge and deep payloads are refused in time proportional to the bytes, not to their nesting', () => {
+    const deep = enc.encode('['.repeat(8 * 1024 * 1024));
+    const t0 = performance.now();
+    assert.throws(() => decodeMessage(encodeFrame({ type: FrameType.SignalSync }, deep), { maxJsonPayload: Infinity }), (e: unknown) => e instanceof ProtocolError && e.reason === 'too-deep');
+    assert.throws(() => decodeMessage(encodeFrame({ type: FrameType.SignalSync }, deep)), (e: unknown) => e instanceof ProtocolError && e.reason === 'too-large');
+    const strings = enc.encode('["' + '\\['.repeat(2 * 1024 * 1024) + '"' + ',['.repeat(70));
+    assert.throws(() => decodeMessage(encodeFrame({ type: FrameType.SignalDiff }, strings), { maxJsonPayload: Infinity }), (e: unknown) => e instanceof ProtocolError && e.reason === 'too-deep');
+    assert.ok(performance.now() - t0 < 2000, `took ${(performance.now() - t0).toFixed(0)} ms`);
   });
 });

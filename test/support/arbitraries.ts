@@ -55,6 +55,7 @@ export function hostileJson(options: { nulls: boolean }): fc.Arbitrary<JsonObjec
 import type { InputEvent } from '../../src/protocol/inputs.js';
 import type { Message } from '../../src/protocol/message.js';
 import { encodeMessage } from '../../src/protocol/message.js';
+import { encodeJson } from '../../src/protocol/utf8.js';
 
 const u8 = fc.integer({ min: 0, max: 0xff });
 const u16 = fc.integer({ min: 0, max: 0xffff });
@@ -89,6 +90,14 @@ const raster = (kind: 'pixels' | 'keyframe') =>
 const opaque = (kind: 'compressed-pixels' | 'delta-pixels' | 'neural-frame') => fc.record({ kind: fc.constant(kind), width: u16, height: u16, data: bytes });
 const pcm = (kind: 'audio-pcm' | 'neural-audio') =>
   fc.record({ kind: fc.constant(kind), sampleRate: fc.integer({ min: 0, max: 0xffffffff }), channels: u8, samples: fc.array(f32, { maxLength: 32 }).map((a) => Float32Array.from(a)) });
+const logTime = fc.integer({ min: 0, max: 8.64e15 });
+/** A status record: {status, exitCode?: integer|null, …extra}. */
+const logStatus = fc
+  .record(
+    { status: fc.constantFrom('running', 'exited', 'killed', 'failed'), exitCode: fc.option(fc.integer({ min: -1, max: 255 }), { nil: null }), signal: fc.constantFrom('SIGTERM', 'SIGKILL'), pid: fc.nat() },
+    { requiredKeys: ['status'] },
+  )
+  .map((v) => encodeJson(v));
 const id = fc.oneof(fc.integer({ min: 0, max: 1e9 }), fc.string({ maxLength: 8 }));
 const selectPaths = fc.uniqueArray(fc.constantFrom('a', 'b', 'count', 'player.pos', 'x.y.z'), { maxLength: 4 }).map((a) => (a.length === 0 ? null : [...a].sort()));
 
@@ -124,15 +133,22 @@ export function message(): fc.Arbitrary<Message> {
         heartbeatMs: fc.nat(),
         maxPayload: fc.nat(),
         server: fc.constant('sluice/test'),
-      }),
+        logNext: safeU64,
+        epoch: fc.string({ maxLength: 12 }),
+        created: fc.boolean(),
+        logAcked: safeU64,
+      }, { requiredKeys: ['id', 'channel', 'role', 'heartbeatMs', 'maxPayload', 'server'] }),
     }),
     fc.record({ kind: fc.constant('error' as const), error: fc.record({ code: fc.nat(), name: fc.string(), message: fc.string() }) }),
     fc.record({ kind: fc.constant('resume' as const), offset: safeU64 }),
-    fc.record({ kind: fc.constant('rpc-call' as const), call: fc.record({ id, method: fc.string({ maxLength: 10 }), params: jsonAny }, { requiredKeys: ['id', 'method'] }) }),
+    fc.record({ kind: fc.constant('rpc-call' as const), call: fc.record({ id, method: fc.string({ maxLength: 10 }), params: jsonAny, timeoutMs: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), cancel: fc.boolean() }, { requiredKeys: ['id', 'method'] }) }),
     fc.record({ kind: fc.constant('rpc-result' as const), result: fc.record({ id, result: jsonAny }, { requiredKeys: ['id'] }) }),
-    fc.record({ kind: fc.constant('log-record' as const), offset: safeU64, time: safeU64, stream: fc.constantFrom('stdout' as const, 'stderr' as const, 'status' as const, 'event' as const), data: bytes }),
+    fc.record({ kind: fc.constant('log-record' as const), offset: safeU64, time: logTime, stream: fc.constantFrom('stdout' as const, 'stderr' as const), data: bytes }),
+    fc.record({ kind: fc.constant('log-record' as const), offset: safeU64, time: logTime, stream: fc.constant('status' as const), data: logStatus }),
+    fc.record({ kind: fc.constant('log-record' as const), offset: safeU64, time: logTime, stream: fc.constant('event' as const), data: jsonAny.map((v) => encodeJson(v)) }),
     fc.record({ kind: fc.constant('source-status' as const), status: fc.record({ online: fc.boolean(), since: fc.nat() }, { requiredKeys: ['online'] }) }),
     fc.record({ kind: fc.constant('history-truncated' as const), requested: safeU64, firstAvailable: safeU64 }),
+    fc.record({ kind: fc.constant('log-ack' as const), logAcked: safeU64 }),
     inputEvent().map((event) => ({ kind: 'input' as const, event })),
   );
   const withBatch: fc.Arbitrary<Message> = fc.oneof(
