@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import { FrameType } from '../../src/protocol/frame-codes.js';
 import { encodeFrame } from '../../src/protocol/header.js';
-import { TestPeer, sleep, startTestRelay } from '../support/relay-harness.js';
+import { TEST_TRANSPORT, TestPeer, sleep, startTestRelay } from '../support/relay-harness.js';
 
 describe('limits and close codes', () => {
   it('refuses receivers past the per-channel limit with 4509 and counts it', async (t) => {
@@ -64,7 +64,9 @@ describe('limits and close codes', () => {
     for (let i = 0; i < 5000; i++) src.send({ kind: 'signal-diff', diff: { i } });
     await rcv.until(() => rcv.state.i === 4999, 20_000, 'the last diff');
     assert.equal(src.closeCode, undefined, 'the source is not closed');
-    assert.ok(Date.now() - started >= 1000, 'the sender was slowed down (more than a second for 2.5 seconds of allowance)');
+    // The uWS build in use cannot pause a socket's reads: there nothing is lost either, but the
+    // sender is not slowed (docs/relay.md says so).
+    if (TEST_TRANSPORT === 'ws') assert.ok(Date.now() - started >= 1000, 'the sender was slowed down (more than a second for 2.5 seconds of allowance)');
     assert.equal(relay.channels.get('rate')!.cache.state.i, 4999);
     assert.equal(relay.totals.closesByReason.RateLimited, undefined);
   });
