@@ -7,11 +7,16 @@
  *
  * Each subscription is an ordinary receiver of its channel behind a connection that translates
  * binary frames to JSON, so catch-up, history, resume and slow-receiver rules all apply.
+ *
+ * Translation is total (bounded-depth JSON, timestamps only inside the Date range, lossy UTF-8),
+ * and a frame that still cannot be translated or sent is skipped and counted: a hostile record
+ * in a channel's history costs its /ws subscribers that record, never the relay.
  */
 import type { Logger } from 'pino';
 import { CloseCode } from '../protocol/close-codes.js';
 import { isValidChannelName } from '../protocol/channel-name.js';
 import { decodeMessage } from '../protocol/message.js';
+import { MAX_JSON_DEPTH } from '../protocol/utf8.js';
 import type { AuthDecision, AuthRequest } from './auth.js';
 import type { Channel } from './channel.js';
 import { Peer } from './peer.js';
@@ -30,12 +35,15 @@ export interface GoWsHost {
   released(peer: GoWsPeer): void;
 }
 
+/** The ECMAScript Date range: ±8.64e15 ms around the epoch. */
+const MAX_DATE_MS = 8.64e15;
+
 interface GoWsMessage {
   type: string;
   channel?: string;
   processId?: string;
   data?: unknown;
-  timestamp: string;
+  timestamp: string | null;
   [extra: string]: unknown;
 }
 
@@ -45,60 +53,114 @@ function processIdOf(channel: string): string | undefined {
   return channel.startsWith('process:') ? channel.slice('process:'.length) : undefined;
 }
 
-/** Translates one binary Sluice frame into zero or more go-ws JSON messages. */
-export function translateFrame(channel: string, bytes: Uint8Array): GoWsMessage[] {
+/**
+ * True when JSON text nests `[`/`{` deeper than `limit` (strings skipped). Exact for valid JSON;
+ * for invalid text the answer does not matter, JSON.parse refuses it anyway. One pass, no allocation.
+ */
+export function jsonNestingExceeds(text: string, limit: number): boolean {
+  if (text.length <= limit) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+const NOT_JSON = Symbol('not JSON');
+
+/** JSON.parse with the protocol's depth bound: anything deeper, or invalid, is NOT_JSON. */
+function parseBounded(text: string): unknown {
+  if (jsonNestingExceeds(text, MAX_JSON_DEPTH)) return NOT_JSON;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return NOT_JSON;
+  }
+}
+
+/** A log record's time as go-ws's RFC 3339 timestamp; outside the Date range, null plus the raw number. */
+function recordTime(ms: number): { timestamp: string | null; time?: number } {
+  return ms >= -MAX_DATE_MS && ms <= MAX_DATE_MS ? { timestamp: new Date(ms).toISOString() } : { timestamp: null, time: ms };
+}
+
+const now = () => new Date().toISOString();
+
+/** The translation itself; may throw on frames nobody foresaw. translateFrame is the total wrapper. */
+function translate(channel: string, bytes: Uint8Array): GoWsMessage[] {
   let m;
   try {
     m = decodeMessage(bytes, { maxPayload: Number.MAX_SAFE_INTEGER });
   } catch {
     return [];
   }
-  const base = { channel, ...(processIdOf(channel) ? { processId: processIdOf(channel) } : {}) };
-  const ts = (ms?: number) => new Date(ms ?? Date.now()).toISOString();
+  const processId = processIdOf(channel);
+  const base = processId !== undefined ? { channel, processId } : { channel };
   switch (m.kind) {
     case 'log-record': {
-      const text = decoder.decode(m.data);
+      const text = decoder.decode(m.data); // lossy: invalid UTF-8 becomes U+FFFD
+      const time = recordTime(m.time);
       if (m.stream === 'status') {
-        let s: { status?: string; exitCode?: number | null } = {};
-        try {
-          s = JSON.parse(text) as typeof s;
-        } catch {
-          /* a malformed status record is shown as-is below */
-        }
-        return [{ type: 'process_status', ...base, data: { status: s.status ?? text, exitCode: s.exitCode ?? 0 }, timestamp: ts(m.time), offset: m.offset }];
+        const parsed = parseBounded(text);
+        const s = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as { status?: unknown; exitCode?: unknown }) : {};
+        const status = typeof s.status === 'string' ? s.status : text; // a malformed status record is shown as-is
+        const exitCode = typeof s.exitCode === 'number' && Number.isFinite(s.exitCode) ? s.exitCode : 0; // go-ws sends 0 while running
+        return [{ type: 'process_status', ...base, data: { status, exitCode }, ...time, offset: m.offset }];
       }
       if (m.stream === 'event') {
-        let data: unknown = text;
-        try {
-          data = JSON.parse(text);
-        } catch {
-          /* plain text event */
-        }
-        return [{ type: 'event', ...base, data, timestamp: ts(m.time), offset: m.offset }];
+        const parsed = parseBounded(text);
+        return [{ type: 'event', ...base, data: parsed === NOT_JSON ? text : parsed, ...time, offset: m.offset }];
       }
       const lines = text.split('\n');
       if (lines[lines.length - 1] === '') lines.pop();
-      return lines.map((line) => ({ type: 'process_output', ...base, data: line.endsWith('\r') ? line.slice(0, -1) : line, stream: m.stream, timestamp: ts(m.time), offset: m.offset }));
+      return lines.map((line) => ({ type: 'process_output', ...base, data: line.endsWith('\r') ? line.slice(0, -1) : line, stream: m.stream, ...time, offset: m.offset }));
     }
     case 'signal-sync':
-      return [{ type: 'event', ...base, data: m.state, sync: true, timestamp: ts() }];
+      return [{ type: 'event', ...base, data: m.state, sync: true, timestamp: now() }];
     case 'signal-diff':
-      return [{ type: 'event', ...base, data: m.diff, timestamp: ts() }];
+      return [{ type: 'event', ...base, data: m.diff, timestamp: now() }];
     case 'error':
-      return [{ type: 'error', ...base, data: m.error.message, code: m.error.code, timestamp: ts() }];
+      return [{ type: 'error', ...base, data: m.error.message, code: m.error.code, timestamp: now() }];
     case 'history-truncated':
-      return [{ type: 'error', ...base, data: `history truncated: records before ${m.firstAvailable} were evicted (asked for ${m.requested})`, timestamp: ts() }];
+      return [{ type: 'error', ...base, data: `history truncated: records before ${m.firstAvailable} were evicted (asked for ${m.requested})`, timestamp: now() }];
     case 'source-status':
-      return [{ type: 'event', ...base, data: { sourceOnline: m.status.online }, timestamp: ts() }];
+      return [{ type: 'event', ...base, data: { sourceOnline: m.status.online }, timestamp: now() }];
     case 'stream-end':
-      return [{ type: 'event', ...base, data: { streamEnd: m.reason }, timestamp: ts() }];
+      return [{ type: 'event', ...base, data: { streamEnd: m.reason }, timestamp: now() }];
     default:
       return []; // welcome, pixels, audio…: nothing a JSON hub client can use
   }
 }
 
+/**
+ * Translates one binary Sluice frame into zero or more go-ws JSON messages. Total: it never
+ * throws, and every message it returns serializes with JSON.stringify.
+ */
+export function translateFrame(channel: string, bytes: Uint8Array): GoWsMessage[] {
+  try {
+    return translate(channel, bytes);
+  } catch {
+    return [];
+  }
+}
+
+/** Where a translating connection's text goes. */
+export interface TextSink {
+  /** Sends one JSON text on the shared socket, within the connection's bound. */
+  write(text: string): void;
+  /** A frame for `channel` could not be translated or sent and was skipped. */
+  skipped(channel: string, err: unknown): void;
+}
+
 /** The per-subscription connection: frames in, JSON text out on the shared socket. */
-class TranslatingConnection implements PeerConnection {
+export class TranslatingConnection implements PeerConnection {
   ended = false;
   readonly acceptsFramed = false;
   readonly concatenable = false;
@@ -108,6 +170,7 @@ class TranslatingConnection implements PeerConnection {
   constructor(
     private readonly real: PeerConnection,
     private readonly channel: string,
+    private readonly sink: TextSink,
     private readonly onEnd: (code: number, reason: string) => void,
   ) {}
   get remoteAddress() {
@@ -119,11 +182,19 @@ class TranslatingConnection implements PeerConnection {
   get bufferedAmount() {
     return this.real.bufferedAmount;
   }
+  /** Runs inside the flush scheduler: nothing may escape, one bad record costs only itself. */
   send(bytes: Uint8Array): void {
-    for (const msg of translateFrame(this.channel, bytes)) this.real.sendText(JSON.stringify(msg));
+    try {
+      for (const msg of translate(this.channel, bytes)) {
+        if (this.ended) return;
+        this.sink.write(JSON.stringify(msg));
+      }
+    } catch (err) {
+      this.sink.skipped(this.channel, err);
+    }
   }
   sendText(text: string): void {
-    this.real.sendText(text);
+    this.sink.write(text);
   }
   batch(fn: () => void): void {
     this.real.batch(fn);
@@ -143,6 +214,9 @@ class TranslatingConnection implements PeerConnection {
 export class GoWsPeer extends Peer {
   readonly role = 'receiver' as const;
   private readonly subs = new Map<string, { channel: Channel; receiver: ReceiverPeer; conn: TranslatingConnection }>();
+  /** Frames skipped because they could not be translated or sent. */
+  skippedFrames = 0;
+  private skipLogged = false;
 
   constructor(
     id: number,
@@ -172,8 +246,20 @@ export class GoWsPeer extends Peer {
     });
   }
 
+  private readonly sink: TextSink = {
+    write: (text) => {
+      if (!this.closed) this.conn.sendText(text);
+    },
+    skipped: (channel, err) => {
+      this.skippedFrames++;
+      if (this.skipLogged) return;
+      this.skipLogged = true;
+      this.log.warn({ channel, err }, 'a frame could not be translated for /ws and was skipped (logged once per connection)');
+    },
+  };
+
   private reply(msg: Omit<GoWsMessage, 'timestamp'>): void {
-    this.conn.sendText(JSON.stringify({ ...msg, timestamp: new Date().toISOString() }));
+    this.conn.sendText(JSON.stringify({ ...msg, timestamp: now() }));
   }
 
   private refuse(code: number, message: string): void {
@@ -212,7 +298,7 @@ export class GoWsPeer extends Peer {
     const channel = this.host.channelFor(name);
     if ('error' in channel) return this.reply({ type: 'error', channel: name, data: channel.error, code: channel.code });
     // The channel sends its Error frame (translated) before closing a subscription.
-    const conn = new TranslatingConnection(this.conn, name, () => this.unsubscribe(name));
+    const conn = new TranslatingConnection(this.conn, name, this.sink, () => this.unsubscribe(name));
     const receiver = new ReceiverPeer(this.host.nextId(), conn, this.log, () => ({ channel: name }), this.host.peerContext, (f, b) => channel.countOut(f, b));
     this.subs.set(name, { channel, receiver, conn });
     channel.attachReceiver(receiver, null, undefined);
