@@ -11,6 +11,9 @@
  * Translation is total (bounded-depth JSON, timestamps only inside the Date range, lossy UTF-8),
  * and a frame that still cannot be translated or sent is skipped and counted: a hostile record
  * in a channel's history costs its /ws subscribers that record, never the relay.
+ *
+ * One connection follows at most `maxSubscriptions` channels, subscriptions waiting for the
+ * authorizer included, so a burst of subscribes cannot take every channel slot.
  */
 import type { Logger } from 'pino';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -31,6 +34,8 @@ export interface GoWsHost {
   nextId(): number;
   peerContext: PeerContext;
   maxFramesPerSecond: number;
+  /** Channels one connection may follow, subscriptions waiting for authorization included; more get a 4509 error. */
+  maxSubscriptions: number;
   /** The /ws connection closed. */
   released(peer: GoWsPeer): void;
 }
@@ -214,6 +219,8 @@ export class TranslatingConnection implements PeerConnection {
 export class GoWsPeer extends Peer {
   readonly role = 'receiver' as const;
   private readonly subs = new Map<string, { channel: Channel; receiver: ReceiverPeer; conn: TranslatingConnection }>();
+  /** Subscriptions waiting for the authorizer; they count toward the cap. */
+  private readonly pending = new Map<string, { cancelled: boolean }>();
   /** Frames skipped because they could not be translated or sent. */
   skippedFrames = 0;
   private skipLogged = false;
@@ -291,9 +298,25 @@ export class GoWsPeer extends Peer {
   }
 
   private async subscribe(name: string): Promise<void> {
+    const waiting = this.pending.get(name);
+    if (waiting) {
+      waiting.cancelled = false; // subscribe, unsubscribe, subscribe while authorizing: subscribed
+      return;
+    }
     if (this.subs.has(name)) return;
-    const decision = await this.host.authorize({ channel: name, role: 'receiver', token: this.token, headers: this.headers, remoteAddress: this.conn.remoteAddress });
-    if (this.closed || this.subs.has(name)) return;
+    const max = this.host.maxSubscriptions;
+    if (this.subs.size + this.pending.size >= max) {
+      return this.reply({ type: 'error', channel: name, data: `subscription limit reached: one /ws connection may follow ${max} channels`, code: CloseCode.NoCapacity });
+    }
+    const ticket = { cancelled: false };
+    this.pending.set(name, ticket);
+    let decision: AuthDecision;
+    try {
+      decision = await this.host.authorize({ channel: name, role: 'receiver', token: this.token, headers: this.headers, remoteAddress: this.conn.remoteAddress });
+    } finally {
+      this.pending.delete(name);
+    }
+    if (this.closed || ticket.cancelled || this.subs.has(name)) return;
     if (!decision.ok) return this.reply({ type: 'error', channel: name, data: decision.reason, code: decision.code });
     const channel = this.host.channelFor(name);
     if ('error' in channel) return this.reply({ type: 'error', channel: name, data: channel.error, code: channel.code });
@@ -305,6 +328,8 @@ export class GoWsPeer extends Peer {
   }
 
   private unsubscribe(name: string): void {
+    const waiting = this.pending.get(name);
+    if (waiting) waiting.cancelled = true;
     const s = this.subs.get(name);
     if (!s) return;
     this.subs.delete(name);

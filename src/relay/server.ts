@@ -305,6 +305,7 @@ export class Relay {
         nextId: () => this.nextId++,
         peerContext: this.ctx.peer,
         maxFramesPerSecond: this.config.maxFramesPerSecond,
+        maxSubscriptions: this.config.maxWsSubscriptions,
         released: (p) => this.peers.delete(p),
       },
       token,

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
+import { CloseCode } from '../../src/protocol/close-codes.js';
 import type { Message } from '../../src/protocol/message.js';
+import { GoWsPeer } from '../../src/relay/gows-endpoint.js';
 import type { Relay } from '../../src/relay/server.js';
 import { TestPeer, sleep, startTestRelay } from '../support/relay-harness.js';
 
@@ -61,6 +63,7 @@ const record = (stream: 'stdout' | 'stderr' | 'status' | 'event', data: Uint8Arr
   data: typeof data === 'string' ? enc(data) : data,
 });
 const deepArray = (n: number) => '['.repeat(n) + ']'.repeat(n);
+const goWsPeers = (relay: Relay) => [...relay.peers].filter((p): p is GoWsPeer => p instanceof GoWsPeer);
 
 /** The relay still works: a fresh /ws client gets a pong and follows a fresh channel. */
 async function assertRelayServes(relay: Relay, channel: string): Promise<void> {
@@ -115,6 +118,57 @@ describe('/ws attacks', () => {
     }
     assert.equal(live.ws.readyState, WebSocket.OPEN);
     await assertRelayServes(relay, 'process:other');
+  });
+
+  it('one connection may follow at most maxWsSubscriptions channels; the rest get a 4509 error and create nothing', async (t) => {
+    const relay = await startTestRelay();
+    t.after(() => relay.close());
+    assert.equal(relay.config.maxWsSubscriptions, 100);
+    const c = await hubClient(`${relay.url}/ws`);
+    t.after(() => c.ws.close());
+    for (let i = 0; i < 150; i++) c.send({ type: 'subscribe', data: `hog-${i}` });
+    await c.until(() => c.msgs.filter((m) => m.type === 'error').length === 50, '50 refusals');
+    await sleep(50);
+    for (const e of c.msgs.filter((m) => m.type === 'error')) assert.equal(e.code, CloseCode.NoCapacity);
+    assert.equal(goWsPeers(relay)[0]!.subscriptions.length, 100);
+    assert.equal([...relay.channels.keys()].filter((n) => n.startsWith('hog-')).length, 100, 'refused subscriptions create no channel');
+    // Unsubscribing frees a slot.
+    c.send({ type: 'unsubscribe', data: 'hog-0' });
+    c.send({ type: 'subscribe', data: 'hog-new' });
+    await c.until(() => c.msgs.some((m) => m.channel === 'hog-new' && m.type !== 'error'), 'a freed slot is usable');
+    // Other clients are unaffected.
+    await assertRelayServes(relay, 'process:neighbour');
+  });
+
+  it('subscriptions waiting for an async authorizer count toward the cap', async (t) => {
+    const relay = await startTestRelay({
+      authorize: async () => {
+        await sleep(100);
+        return { ok: true };
+      },
+    });
+    t.after(() => relay.close());
+    const c = await hubClient(`${relay.url}/ws`);
+    t.after(() => c.ws.close());
+    for (let i = 0; i < 1000; i++) c.send({ type: 'subscribe', data: `burst-${i}` });
+    await c.until(() => c.msgs.filter((m) => m.type === 'error').length >= 900, '900 refusals', 10_000);
+    await sleep(300);
+    assert.equal(c.msgs.filter((m) => m.type === 'error').length, 900);
+    assert.ok(c.msgs.filter((m) => m.type === 'error').every((m) => m.code === CloseCode.NoCapacity));
+    assert.equal(goWsPeers(relay)[0]!.subscriptions.length, 100);
+    assert.equal([...relay.channels.keys()].filter((n) => n.startsWith('burst-')).length, 100);
+    // An unsubscribe while the authorizer is still deciding wins; a later subscribe wins again.
+    const d = await hubClient(`${relay.url}/ws`);
+    t.after(() => d.ws.close());
+    d.send({ type: 'subscribe', data: 'undecided' });
+    d.send({ type: 'unsubscribe', data: 'undecided' });
+    d.send({ type: 'subscribe', data: 'decided' });
+    d.send({ type: 'unsubscribe', data: 'decided' });
+    d.send({ type: 'subscribe', data: 'decided' });
+    await sleep(300);
+    const dPeer = goWsPeers(relay).find((p) => !p.subscriptions.includes('burst-0'))!;
+    assert.deepEqual(dPeer.subscriptions, ['decided']);
+    assert.equal(relay.channels.has('undecided'), false);
   });
 
 });

@@ -124,6 +124,7 @@ function setup(host: Partial<GoWsHost> = {}) {
     nextId: () => 1,
     peerContext: { scheduler: new FlushScheduler(), frame: (p) => p },
     maxFramesPerSecond: 1000,
+    maxSubscriptions: 100,
     released: () => {},
     ...host,
   };
