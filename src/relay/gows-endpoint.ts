@@ -14,6 +14,10 @@
  *
  * One connection follows at most `maxSubscriptions` channels, subscriptions waiting for the
  * authorizer included, so a burst of subscribes cannot take every channel slot.
+ *
+ * Text the socket has not written is bounded: past `maxBufferedBytes` (replies and translated
+ * messages alike) the connection is closed with 4413 (TooSlow), and so it is when the channel
+ * closes one of its log subscriptions as TooSlow, since they all share this socket.
  */
 import type { Logger } from 'pino';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -36,10 +40,16 @@ export interface GoWsHost {
   maxFramesPerSecond: number;
   /** Channels one connection may follow, subscriptions waiting for authorization included; more get a 4509 error. */
   maxSubscriptions: number;
+  /** Bytes the socket may hold unwritten before the connection is closed with 4413 (default {@link GOWS_DEFAULT_MAX_BUFFERED_BYTES}). */
+  maxBufferedBytes?: number;
   /** The /ws connection closed. */
   released(peer: GoWsPeer): void;
 }
 
+/** Default bound on unwritten text per /ws connection. */
+export const GOWS_DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** A channel name quoted in a close reason is cut to this many characters. */
+const MAX_ECHO_CHARS = 64;
 /** The ECMAScript Date range: ±8.64e15 ms around the epoch. */
 const MAX_DATE_MS = 8.64e15;
 
@@ -216,11 +226,18 @@ export class TranslatingConnection implements PeerConnection {
   setHandlers(_h: PeerHandlers): void {}
 }
 
+interface Subscription {
+  channel: Channel;
+  receiver: ReceiverPeer;
+  conn: TranslatingConnection;
+}
+
 export class GoWsPeer extends Peer {
   readonly role = 'receiver' as const;
-  private readonly subs = new Map<string, { channel: Channel; receiver: ReceiverPeer; conn: TranslatingConnection }>();
+  private readonly subs = new Map<string, Subscription>();
   /** Subscriptions waiting for the authorizer; they count toward the cap. */
   private readonly pending = new Map<string, { cancelled: boolean }>();
+  private readonly maxBuffered: number;
   /** Frames skipped because they could not be translated or sent. */
   skippedFrames = 0;
   private skipLogged = false;
@@ -235,6 +252,7 @@ export class GoWsPeer extends Peer {
     private readonly headers: IncomingHttpHeaders,
   ) {
     super(id, conn, log, bindings, host.peerContext, () => {});
+    this.maxBuffered = host.maxBufferedBytes ?? GOWS_DEFAULT_MAX_BUFFERED_BYTES;
     conn.setHandlers({
       message: (data, isBinary) => {
         if (this.closed) return;
@@ -253,10 +271,19 @@ export class GoWsPeer extends Peer {
     });
   }
 
+  /** Sends text within the bound; a client that lets more pile up is closed as TooSlow. */
+  private write(text: string): void {
+    if (this.closed) return;
+    if (this.conn.bufferedAmount > this.maxBuffered) return this.tooSlow(`over ${Math.ceil(this.maxBuffered / 1024)} KiB unread`);
+    this.conn.sendText(text);
+  }
+
+  private tooSlow(detail: string): void {
+    this.close(CloseCode.TooSlow, `too slow: ${detail}; reconnect and resubscribe`);
+  }
+
   private readonly sink: TextSink = {
-    write: (text) => {
-      if (!this.closed) this.conn.sendText(text);
-    },
+    write: (text) => this.write(text),
     skipped: (channel, err) => {
       this.skippedFrames++;
       if (this.skipLogged) return;
@@ -266,12 +293,29 @@ export class GoWsPeer extends Peer {
   };
 
   private reply(msg: Omit<GoWsMessage, 'timestamp'>): void {
-    this.conn.sendText(JSON.stringify({ ...msg, timestamp: now() }));
+    this.write(JSON.stringify({ ...msg, timestamp: now() }));
   }
 
   private refuse(code: number, message: string): void {
     this.reply({ type: 'error', data: message, code });
     this.close(code, message);
+  }
+
+  override close(code: number, reason: string): void {
+    if (this.closed) return;
+    super.close(code, reason);
+    // Stop every subscription now; leave the channels once the current flush is done.
+    for (const s of this.subs.values()) {
+      s.conn.ended = true;
+      s.receiver.closed = true;
+    }
+    queueMicrotask(() => {
+      try {
+        this.detachAll();
+      } catch (err) {
+        this.log.error({ err }, '/ws subscriptions could not be detached');
+      }
+    });
   }
 
   private async onText(text: string): Promise<void> {
@@ -320,8 +364,12 @@ export class GoWsPeer extends Peer {
     if (!decision.ok) return this.reply({ type: 'error', channel: name, data: decision.reason, code: decision.code });
     const channel = this.host.channelFor(name);
     if ('error' in channel) return this.reply({ type: 'error', channel: name, data: channel.error, code: channel.code });
-    // The channel sends its Error frame (translated) before closing a subscription.
-    const conn = new TranslatingConnection(this.conn, name, this.sink, () => this.unsubscribe(name));
+    // The channel sends its Error frame (translated) before closing a subscription. A log
+    // subscription closed as TooSlow means this socket is behind: the whole connection goes.
+    const conn = new TranslatingConnection(this.conn, name, this.sink, (code) => {
+      if (code === CloseCode.TooSlow) this.tooSlow(`fell behind on ${name.slice(0, MAX_ECHO_CHARS)}`);
+      else this.unsubscribe(name);
+    });
     const receiver = new ReceiverPeer(this.host.nextId(), conn, this.log, () => ({ channel: name }), this.host.peerContext, (f, b) => channel.countOut(f, b));
     this.subs.set(name, { channel, receiver, conn });
     channel.attachReceiver(receiver, null, undefined);

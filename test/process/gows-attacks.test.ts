@@ -171,4 +171,57 @@ describe('/ws attacks', () => {
     assert.equal(relay.channels.has('undecided'), false);
   });
 
+  it('a client that stops reading while flooding pings is closed with 4413, not buffered without bound', async (t) => {
+    const relay = await startTestRelay({ logReceiverMaxBytes: 1024 * 1024, maxFramesPerSecond: 10_000_000 });
+    t.after(() => relay.close());
+    const c = await hubClient(`${relay.url}/ws`);
+    t.after(() => c.ws.terminate());
+    c.pause();
+    const ping = JSON.stringify({ type: 'ping' });
+    const closedAtRelay = () => goWsPeers(relay).every((p) => p.closed);
+    for (let i = 0; i < 60 && !closedAtRelay(); i++) {
+      for (let j = 0; j < 10_000; j++) c.ws.send(ping);
+      await sleep(20);
+    }
+    assert.ok(closedAtRelay(), 'the relay gave up on the client');
+    const buffered = goWsPeers(relay)[0]?.conn.bufferedAmount ?? 0;
+    assert.ok(buffered < 4 * 1024 * 1024, `relay buffered ${buffered} bytes`);
+    c.resume();
+    await c.until(() => c.closeCode !== undefined, 'close');
+    assert.equal(c.closeCode, CloseCode.TooSlow);
+    assert.match(c.closeReason, /slow/i);
+    await assertRelayServes(relay, 'process:after-flood');
+  });
+
+  it('a client that stops reading while a followed channel streams is closed with 4413; a reading client on the same channel gets every line', async (t) => {
+    const relay = await startTestRelay({ logReceiverMaxBytes: 1024 * 1024, maxFramesPerSecond: 10_000_000 });
+    t.after(() => relay.close());
+    const slow = await hubClient(`${relay.url}/ws`);
+    t.after(() => slow.ws.terminate());
+    const fast = await hubClient(`${relay.url}/ws`);
+    t.after(() => fast.ws.close());
+    for (const c of [slow, fast]) c.send({ type: 'subscribe', data: 'process:flood' });
+    await slow.until(() => slow.msgs.some((m) => m.channel === 'process:flood'), 'slow subscribed');
+    await fast.until(() => fast.msgs.some((m) => m.channel === 'process:flood'), 'fast subscribed');
+    const [slowPeer] = goWsPeers(relay).filter((p) => p.subscriptions.length === 1);
+    slow.pause();
+    const src = await TestPeer.connect(`${relay.url}/source/process:flood`);
+    t.after(() => src.close());
+    const pad = 'y'.repeat(1000);
+    const lines = 10_000;
+    for (let i = 0; i < lines; i++) {
+      src.send(record('stdout', `${i} ${pad}\n`));
+      if (i % 100 === 99) {
+        slow.send({ type: 'ping' });
+        await sleep(2);
+      }
+    }
+    await fast.until(() => fast.msgs.filter((m) => m.type === 'process_output').length === lines, 'fast gets every line', 20_000);
+    await slow.until(() => slowPeer!.closed, 'the relay closes the slow /ws connection', 10_000).catch(() => {});
+    assert.ok(slowPeer!.closed, 'the whole /ws connection is closed, not only its subscription');
+    slow.resume();
+    await slow.until(() => slow.closeCode !== undefined, 'close');
+    assert.equal(slow.closeCode, CloseCode.TooSlow);
+  });
+
 });

@@ -168,4 +168,14 @@ describe('GoWsPeer isolation', () => {
     assert.equal(lines.filter((l) => l.includes('bad frame')).length, 1);
   });
 
+  it('replies stop and the connection closes with 4413 once the socket holds more than the bound', () => {
+    const { conn } = setup({ maxBufferedBytes: 1000 });
+    conn.message('{"type":"ping"}');
+    assert.equal(conn.texts.length, 1);
+    conn.bufferedAmount = 1001;
+    conn.message('{"type":"ping"}');
+    assert.equal(conn.texts.length, 1);
+    assert.equal(conn.closed?.code, 4413);
+    assert.match(conn.closed!.reason, /slow/i);
+  });
 });
