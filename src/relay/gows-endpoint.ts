@@ -8,16 +8,15 @@
  * Each subscription is an ordinary receiver of its channel behind a connection that translates
  * binary frames to JSON, so catch-up, history, resume and slow-receiver rules all apply.
  *
- * Translation is total (bounded-depth JSON, timestamps only inside the Date range, lossy UTF-8),
- * and a frame that still cannot be translated or sent is skipped and counted: a hostile record
- * in a channel's history costs its /ws subscribers that record, never the relay.
- *
- * One connection follows at most `maxSubscriptions` channels, subscriptions waiting for the
- * authorizer included, so a burst of subscribes cannot take every channel slot.
- *
- * Text the socket has not written is bounded: past `maxBufferedBytes` (replies and translated
- * messages alike) the connection is closed with 4413 (TooSlow), and so it is when the channel
- * closes one of its log subscriptions as TooSlow, since they all share this socket.
+ * Whatever a client or a source sends, the damage stays with one /ws connection:
+ * - translation is total (bounded-depth JSON, timestamps only inside the Date range, lossy
+ *   UTF-8), and a frame that still cannot be translated or sent is skipped and counted;
+ * - client messages over {@link GOWS_MAX_MESSAGE_BYTES} or nested deeper than
+ *   {@link GOWS_MAX_MESSAGE_DEPTH} are refused before parsing, with an error reply;
+ * - one connection follows at most `maxSubscriptions` channels, pending authorizations included;
+ * - text the socket has not written is bounded: past `maxBufferedBytes` the connection is closed
+ *   with 4413 (TooSlow);
+ * - any other failure while handling a message closes this connection with 1011, logged once.
  */
 import type { Logger } from 'pino';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -46,10 +45,16 @@ export interface GoWsHost {
   released(peer: GoWsPeer): void;
 }
 
+/** Largest client message parsed; larger ones get an error reply. */
+export const GOWS_MAX_MESSAGE_BYTES = 64 * 1024;
+/** Deepest nesting of a client message; deeper ones get an error reply, unparsed. */
+export const GOWS_MAX_MESSAGE_DEPTH = 64;
 /** Default bound on unwritten text per /ws connection. */
 export const GOWS_DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-/** A channel name quoted in a close reason is cut to this many characters. */
+/** Client input quoted back in an error message or a close reason is cut to this many characters. */
 const MAX_ECHO_CHARS = 64;
+/** WebSocket close reasons are at most 123 UTF-8 bytes (RFC 6455 §5.5). */
+const MAX_CLOSE_REASON_BYTES = 123;
 /** The ECMAScript Date range: ±8.64e15 ms around the epoch. */
 const MAX_DATE_MS = 8.64e15;
 
@@ -99,6 +104,22 @@ function parseBounded(text: string): unknown {
   } catch {
     return NOT_JSON;
   }
+}
+
+/** Cuts a close reason to 123 UTF-8 bytes without splitting a character. */
+export function capCloseReason(reason: string): string {
+  if (reason.length * 3 <= MAX_CLOSE_REASON_BYTES) return reason;
+  const bytes = Buffer.from(reason);
+  if (bytes.length <= MAX_CLOSE_REASON_BYTES) return reason;
+  let end = MAX_CLOSE_REASON_BYTES;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString();
+}
+
+/** Client input quoted back in an error: JSON, at most MAX_ECHO_CHARS characters. */
+function echo(value: unknown): string {
+  const s = JSON.stringify(value ?? null) ?? 'null';
+  return s.length <= MAX_ECHO_CHARS ? s : `${s.slice(0, MAX_ECHO_CHARS)}…`;
 }
 
 /** A log record's time as go-ws's RFC 3339 timestamp; outside the Date range, null plus the raw number. */
@@ -241,6 +262,7 @@ export class GoWsPeer extends Peer {
   /** Frames skipped because they could not be translated or sent. */
   skippedFrames = 0;
   private skipLogged = false;
+  private failed = false;
 
   constructor(
     id: number,
@@ -255,20 +277,55 @@ export class GoWsPeer extends Peer {
     this.maxBuffered = host.maxBufferedBytes ?? GOWS_DEFAULT_MAX_BUFFERED_BYTES;
     conn.setHandlers({
       message: (data, isBinary) => {
-        if (this.closed) return;
-        if (!this.admitFrame(host.maxFramesPerSecond, Date.now())) return this.refuse(CloseCode.RateLimited, `more than ${host.maxFramesPerSecond} messages per second`);
-        if (isBinary) return this.refuse(CloseCode.BadFrame, '/ws takes JSON text messages');
-        void this.onText(decoder.decode(data));
+        try {
+          this.onMessage(data, isBinary);
+        } catch (err) {
+          this.fail(err);
+        }
       },
       close: () => {
-        this.detachAll();
+        try {
+          this.detachAll();
+        } catch (err) {
+          this.fail(err);
+        }
         host.released(this);
       },
       drain: () => {
-        for (const s of this.subs.values()) s.channel.onReceiverDrain(s.receiver);
+        try {
+          for (const s of this.subs.values()) s.channel.onReceiverDrain(s.receiver);
+        } catch (err) {
+          this.fail(err);
+        }
       },
       pong: () => (this.lastSeen = Date.now()),
     });
+  }
+
+  private onMessage(data: Uint8Array, isBinary: boolean): void {
+    if (this.closed) return;
+    const host = this.host;
+    if (!this.admitFrame(host.maxFramesPerSecond, Date.now())) return this.refuse(CloseCode.RateLimited, `more than ${host.maxFramesPerSecond} messages per second`);
+    if (isBinary) return this.refuse(CloseCode.BadFrame, '/ws takes JSON text messages');
+    if (data.length > GOWS_MAX_MESSAGE_BYTES) return this.reply({ type: 'error', data: `message larger than ${GOWS_MAX_MESSAGE_BYTES} bytes`, code: CloseCode.TooLarge });
+    this.onText(decoder.decode(data)).catch((err: unknown) => this.fail(err));
+  }
+
+  /** Closes this connection after an unexpected failure; logged once. */
+  private fail(err: unknown): void {
+    if (!this.failed) {
+      this.failed = true;
+      try {
+        this.log.error({ err }, '/ws connection failed; closing it');
+      } catch {
+        /* logging must not be the thing that escapes */
+      }
+    }
+    try {
+      this.close(1011, 'internal error');
+    } catch {
+      /* the socket is gone already */
+    }
   }
 
   /** Sends text within the bound; a client that lets more pile up is closed as TooSlow. */
@@ -303,7 +360,7 @@ export class GoWsPeer extends Peer {
 
   override close(code: number, reason: string): void {
     if (this.closed) return;
-    super.close(code, reason);
+    super.close(code, capCloseReason(reason));
     // Stop every subscription now; leave the channels once the current flush is done.
     for (const s of this.subs.values()) {
       s.conn.ended = true;
@@ -319,25 +376,27 @@ export class GoWsPeer extends Peer {
   }
 
   private async onText(text: string): Promise<void> {
-    let msg: { type?: unknown; data?: unknown; channel?: unknown };
+    if (jsonNestingExceeds(text, GOWS_MAX_MESSAGE_DEPTH)) return this.reply({ type: 'error', data: `message nested deeper than ${GOWS_MAX_MESSAGE_DEPTH} levels`, code: CloseCode.BadFrame });
+    let msg: unknown;
     try {
-      msg = JSON.parse(text) as typeof msg;
+      msg = JSON.parse(text);
     } catch {
       return this.reply({ type: 'error', data: 'message is not JSON' });
     }
-    if (typeof msg !== 'object' || msg === null) return this.reply({ type: 'error', data: 'message must be a JSON object' });
-    const channel = typeof msg.data === 'string' ? msg.data : typeof msg.channel === 'string' ? msg.channel : undefined;
-    switch (msg.type) {
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return this.reply({ type: 'error', data: 'message must be a JSON object' });
+    const { type, data, channel: ch } = msg as { type?: unknown; data?: unknown; channel?: unknown };
+    const channel = typeof data === 'string' ? data : typeof ch === 'string' ? ch : undefined;
+    switch (type) {
       case 'ping':
         return this.reply({ type: 'pong' });
       case 'subscribe':
-        if (channel === undefined || !isValidChannelName(channel)) return this.reply({ type: 'error', data: `invalid channel name ${JSON.stringify(channel ?? null)}` });
+        if (channel === undefined || !isValidChannelName(channel)) return this.reply({ type: 'error', data: `invalid channel name ${echo(channel)}` });
         return this.subscribe(channel);
       case 'unsubscribe':
         if (channel !== undefined) this.unsubscribe(channel);
         return;
       default:
-        return this.reply({ type: 'error', data: `unknown message type ${JSON.stringify(msg.type ?? null)}` });
+        return this.reply({ type: 'error', data: `unknown message type ${echo(type)}` });
     }
   }
 

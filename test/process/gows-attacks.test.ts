@@ -1,4 +1,5 @@
 // Attacks on the go-ws endpoint at /ws, driven against a real relay with raw `ws` clients.
+// Each one used to crash the relay, exhaust it, or buffer without bound.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
@@ -224,4 +225,36 @@ describe('/ws attacks', () => {
     assert.equal(slow.closeCode, CloseCode.TooSlow);
   });
 
+  it('a message nested deeper than 64 or larger than 64 KiB gets an error reply and is not parsed; the connection lives on', async (t) => {
+    const relay = await startTestRelay();
+    t.after(() => relay.close());
+    const c = await hubClient(`${relay.url}/ws`);
+    t.after(() => c.ws.close());
+    // JSON.parse takes this; echoing `type` back with JSON.stringify used to overflow the stack
+    // in an un-awaited promise: an unhandled rejection, which ends a Node 20 process.
+    c.send(`{"type":${deepArray(10_000)}}`);
+    await c.until(() => c.msgs.filter((m) => m.type === 'error').length === 1, 'error for deep message');
+    c.send(`{"type":"ping","x":${deepArray(64)}}`);
+    await c.until(() => c.msgs.filter((m) => m.type === 'error').length === 2, 'error for 65 levels');
+    c.send(`{"type":"ping","x":${deepArray(63)}}`);
+    await c.until(() => c.msgs.some((m) => m.type === 'pong'), '64 levels are fine');
+    c.send({ type: 'ping', pad: 'p'.repeat(70 * 1024) });
+    await c.until(() => c.msgs.filter((m) => m.type === 'error').length === 3, 'error for a 70 KiB message');
+    assert.equal(c.msgs.filter((m) => m.type === 'pong').length, 1, 'the big ping was not answered');
+    assert.ok(c.msgs.every((m) => JSON.stringify(m).length < 400), 'replies are short');
+    assert.equal(c.ws.readyState, WebSocket.OPEN);
+    await assertRelayServes(relay, 'process:after-deep');
+  });
+
+  it('echoed user input is capped: long channel names and types come back at most ~64 characters', async (t) => {
+    const relay = await startTestRelay();
+    t.after(() => relay.close());
+    const c = await hubClient(`${relay.url}/ws`);
+    t.after(() => c.ws.close());
+    c.send({ type: 'subscribe', data: '!'.repeat(30_000) });
+    c.send({ type: 'x'.repeat(30_000) });
+    c.send({ type: { nested: 'z'.repeat(30_000) } });
+    await c.until(() => c.msgs.filter((m) => m.type === 'error').length === 3, 'three errors');
+    for (const m of c.msgs) assert.ok(JSON.stringify(m).length < 300, `short reply: ${JSON.stringify(m).length} chars`);
+  });
 });

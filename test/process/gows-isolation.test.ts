@@ -135,6 +135,43 @@ function setup(host: Partial<GoWsHost> = {}) {
 const tick = () => new Promise((r) => setTimeout(r, 10));
 
 describe('GoWsPeer isolation', () => {
+  it('a failure while handling a message closes that connection with 1011, logged once, with no unhandled rejection', async () => {
+    let rejections = 0;
+    const onRejection = () => rejections++;
+    process.on('unhandledRejection', onRejection);
+    try {
+      const { conn, lines } = setup({
+        channelFor: () => {
+          throw new Error('boom');
+        },
+      });
+      conn.message(JSON.stringify({ type: 'subscribe', data: 'a' }));
+      conn.message(JSON.stringify({ type: 'subscribe', data: 'b' }));
+      await tick();
+      assert.equal(conn.closed?.code, 1011);
+      assert.equal(lines.filter((l) => l.includes('boom')).length, 1, 'logged once');
+      assert.equal(rejections, 0);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+
+  it('a throwing authorizer is contained too', async () => {
+    const { conn } = setup({ authorize: () => Promise.reject(new Error('auth down')) });
+    conn.message(JSON.stringify({ type: 'subscribe', data: 'a' }));
+    await tick();
+    assert.equal(conn.closed?.code, 1011);
+  });
+
+  it('close reasons are cut to 123 UTF-8 bytes on a character boundary', () => {
+    const { conn, peer } = setup();
+    peer.close(4400, 'é'.repeat(200));
+    const reason = conn.closed!.reason;
+    assert.ok(Buffer.byteLength(reason) <= 123, `${Buffer.byteLength(reason)} bytes`);
+    assert.ok(!reason.includes('\ufffd'));
+    assert.ok(reason.length >= 60);
+  });
+
   it('a frame that cannot be translated or sent is skipped and counted; later frames still go out', () => {
     const conn = new FakeConnection();
     const sent: string[] = [];
