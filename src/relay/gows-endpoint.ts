@@ -345,7 +345,11 @@ export class GoWsPeer extends Peer {
       this.skippedFrames++;
       if (this.skipLogged) return;
       this.skipLogged = true;
-      this.log.warn({ channel, err }, 'a frame could not be translated for /ws and was skipped (logged once per connection)');
+      try {
+        this.log.warn({ channel, err }, 'a frame could not be translated for /ws and was skipped (logged once per connection)');
+      } catch {
+        /* this runs inside the flush scheduler: nothing may escape */
+      }
     },
   };
 
