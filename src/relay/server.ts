@@ -302,6 +302,7 @@ export class Relay {
         peerContext: this.ctx.peer,
         maxFramesPerSecond: this.config.maxFramesPerSecond,
         maxSubscriptions: this.config.maxWsSubscriptions,
+        maxBufferedBytes: this.config.logReceiverMaxBytes,
         released: (p) => this.peers.delete(p),
       },
       token,
