@@ -42,6 +42,7 @@ async function relay(transport: 'ws' | 'uws' = 'ws'): Promise<{ child: ChildProc
 }
 
 const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+const HELLO = encodeFrame({ type: FrameType.Hello }, Buffer.from('{"client":"bench"}'));
 const diff = (json: string) => encodeFrame({ type: FrameType.SignalDiff }, Buffer.from(json));
 const sync = (json: string) => encodeFrame({ type: FrameType.SignalSync, flags: 2 }, Buffer.from(json));
 
@@ -58,6 +59,9 @@ async function timeToState(port: number, channel: string): Promise<number> {
   const c = await RawWsClient.open('127.0.0.1', port, `/stream/${channel}`, (_op, f) => {
     if (f[0] === FrameType.SignalSync) done(performance.now() - t0);
   });
+  // Like the SDK: a Hello right after opening (the relay sends the catch-up once it has read the
+  // receiver's first frame, so a Hello's select or resume shapes it).
+  c.sendBinary(HELLO);
   const ms = await p;
   c.close();
   return ms;
@@ -86,6 +90,9 @@ async function lateJoin(): Promise<void> {
     Array.from({ length: 1000 }, () =>
       RawWsClient.open('127.0.0.1', r.port, '/stream/history', (_op, f) => {
         if (f[0] === FrameType.SignalSync) firsts.push(performance.now() - t0);
+      }).then((c) => {
+        c.sendBinary(HELLO);
+        return c;
       }),
     ),
   );
