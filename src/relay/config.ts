@@ -60,8 +60,12 @@ export interface RelayConfig {
   /** Deadline for a graceful shutdown before the process exits anyway. */
   shutdownTimeoutMs: number;
   logLevel: string;
-  /** Name of the engine in use (informative; the engine instance is passed to the relay). */
+  /** Name of the engine in use: `memory` (default) or `redis` (the CLI creates it; see engines/index.ts). */
   engine: string;
+  /** Redis engine: server URL, namespace of every key and pub/sub channel, and a channel writer's lease. */
+  redisUrl: string;
+  redisPrefix: string;
+  redisLeaseMs: number;
   /** Socket layer: `ws` (node:http + ws, no native code) or `uws` (uWebSockets.js, optional package). */
   transport: 'ws' | 'uws';
 }
@@ -97,6 +101,9 @@ export const DEFAULT_CONFIG: RelayConfig = {
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
   engine: 'memory',
+  redisUrl: 'redis://127.0.0.1:6379',
+  redisPrefix: 'sluice',
+  redisLeaseMs: 5_000,
   transport: 'ws',
 };
 
@@ -141,6 +148,10 @@ export const OPTION_SPECS: OptionSpec[] = [
   { key: 'jwtAudience', flag: 'jwt-audience', env: 'SLUICE_JWT_AUDIENCE', kind: 'string', help: 'required JWT audience' },
   { key: 'allowedOrigins', flag: 'allowed-origins', env: 'SLUICE_ALLOWED_ORIGINS', kind: 'list', help: 'comma-separated browser origins allowed (empty = any)' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'SLUICE_SHUTDOWN_TIMEOUT_MS', kind: 'int', help: 'graceful shutdown deadline' },
+  { key: 'engine', flag: 'engine', env: 'SLUICE_ENGINE', kind: 'enum', choices: ['memory', 'redis'], help: 'where channels live: memory (this process) or redis (shared by relay nodes)' },
+  { key: 'redisUrl', flag: 'redis-url', env: 'SLUICE_REDIS_URL', kind: 'string', help: 'Redis server for --engine redis (redis:// or rediss://)' },
+  { key: 'redisPrefix', flag: 'redis-prefix', env: 'SLUICE_REDIS_PREFIX', kind: 'string', help: 'namespace of every Redis key and pub/sub channel (one per cluster)' },
+  { key: 'redisLeaseMs', flag: 'redis-lease-ms', env: 'SLUICE_REDIS_LEASE_MS', kind: 'int', help: "a channel writer's lease; a node silent this long loses its sources" },
   { key: 'logLevel', flag: 'log-level', env: 'SLUICE_LOG_LEVEL', kind: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], help: 'log level' },
 ];
 

@@ -90,8 +90,24 @@ export interface Engine {
   readonly name: string;
   /** Changes when the engine's data is not the data clients saw before (a restart): clients resync. */
   readonly epoch: string;
+  /** This relay node's id within a cluster (shared engines only). */
+  readonly nodeId?: string;
+  /** False while the engine cannot store updates (its server is unreachable): `/readyz` answers 503. */
+  readonly ready?: boolean;
+  /** Called once by the relay before any channel is opened (shared engines act on the relay's peers). */
+  bind?(host: EngineHost): void;
   openChannel(name: string, sink: ChannelSink): EngineChannel;
   close(): Promise<void>;
+}
+
+/** What a shared engine asks of the relay node it serves. */
+export interface EngineHost {
+  /** Whether a new source of `channel` takes over (else it is refused while another holds it). */
+  takesOver(channel: string): boolean;
+  /** Closes this node's source of `channel`: an Error frame, then a close with `code`. */
+  closeSource(channel: string, code: number, reason: string): void;
+  /** Acknowledges log records of this node's source of `channel` up to `seq`, once they are stored. */
+  ackSource(channel: string, seq: number): void;
 }
 
 export interface EngineOptions {
