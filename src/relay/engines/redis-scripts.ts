@@ -1,0 +1,158 @@
+/**
+ * The Redis engine's Lua scripts. Every script gets the same eight keys of one channel, all
+ * under the channel's hash tag (Redis Cluster puts them in one slot):
+ *
+ *   1 meta    hash: off (update offset), ep (channel epoch), hs (has state), lf/ln (first/next
+ *             log offset), lb (retained log bytes), pr/ps (log producer and its last seq),
+ *             ss (source status since, ms)
+ *   2 lease   string "<node>:<token>", PX lease: the one writer
+ *   3 state   hash: top-level field → JSON
+ *   4 schema  string: the last SchemaAnnounce frame
+ *   5 pic     string: the current picture frame (Pixels, Keyframe or CompressedPixels)
+ *   6 deltas  list: DeltaPixels frames applied since `pic`
+ *   7 log     stream: log records, entry id "<offset+1>-0", field d = the encoded record
+ *   8 fence   string: the fencing token counter (INCR)
+ *
+ * Only Redis 7.0 commands (SPUBLISH included), so Valkey runs them too.
+ */
+
+/**
+ * One update, applied atomically by the channel's writer: refuses a stale lease (-1), an offset
+ * that is not the channel's current one (-2, the writer missed something) or another channel
+ * epoch (-3, the data was lost and recreated); then bumps the offset, runs the ops the writer
+ * computed from its replica and publishes the update (whose header carries the new offset).
+ *
+ * ARGV: lease value, previous offset, channel epoch, pub/sub channel, message, then ops:
+ *   hs F J · hd F · m F V · sc FRAME · pi FRAME · pd · dl FRAME · lr FIRST · xa OFFSET FRAME MAXRECORDS MAXBYTES
+ */
+export const WRITE_SCRIPT = `
+local lease = redis.call('GET', KEYS[2])
+if lease ~= ARGV[1] then return {-1, lease or ''} end
+local off = tonumber(redis.call('HGET', KEYS[1], 'off') or '0')
+if off ~= tonumber(ARGV[2]) then return {-2, tostring(off)} end
+local ep = redis.call('HGET', KEYS[1], 'ep')
+if ep then
+  if ep ~= ARGV[3] then return {-3, ep} end
+elseif off ~= 0 then
+  return {-3, ''}
+end
+redis.call('HSET', KEYS[1], 'off', off + 1, 'ep', ARGV[3])
+local i = 6
+while i <= #ARGV do
+  local op = ARGV[i]
+  if op == 'hs' then redis.call('HSET', KEYS[3], ARGV[i+1], ARGV[i+2]); i = i + 3
+  elseif op == 'hd' then redis.call('HDEL', KEYS[3], ARGV[i+1]); i = i + 2
+  elseif op == 'm' then redis.call('HSET', KEYS[1], ARGV[i+1], ARGV[i+2]); i = i + 3
+  elseif op == 'sc' then redis.call('SET', KEYS[4], ARGV[i+1]); i = i + 2
+  elseif op == 'pi' then redis.call('SET', KEYS[5], ARGV[i+1]); redis.call('DEL', KEYS[6]); i = i + 2
+  elseif op == 'pd' then redis.call('DEL', KEYS[5], KEYS[6]); i = i + 1
+  elseif op == 'dl' then redis.call('RPUSH', KEYS[6], ARGV[i+1]); i = i + 2
+  elseif op == 'lr' then redis.call('DEL', KEYS[7]); redis.call('HSET', KEYS[1], 'lb', 0, 'lf', ARGV[i+1], 'ln', ARGV[i+1]); i = i + 2
+  elseif op == 'xa' then
+    local o = tonumber(ARGV[i+1])
+    local data = ARGV[i+2]
+    local maxr = tonumber(ARGV[i+3])
+    local maxb = tonumber(ARGV[i+4])
+    redis.call('XADD', KEYS[7], tostring(o + 1) .. '-0', 'd', data)
+    local lb = tonumber(redis.call('HGET', KEYS[1], 'lb') or '0') + #data
+    local lf = tonumber(redis.call('HGET', KEYS[1], 'lf') or tostring(o))
+    local n = redis.call('XLEN', KEYS[7])
+    while n > 1 and (n > maxr or lb > maxb) do
+      local e = redis.call('XRANGE', KEYS[7], '-', '+', 'COUNT', 1)[1]
+      lb = lb - #e[2][2]
+      redis.call('XDEL', KEYS[7], e[1])
+      lf = tonumber(string.match(e[1], '^(%d+)'))
+      n = n - 1
+    end
+    redis.call('HSET', KEYS[1], 'lb', lb, 'lf', lf, 'ln', o + 1)
+    i = i + 5
+  else
+    return redis.error_reply('sluice: unknown op ' .. tostring(op))
+  end
+end
+redis.call('SPUBLISH', ARGV[4], ARGV[5])
+return {1, ''}
+`;
+
+/**
+ * Everything a node needs to (re)build its replica, read atomically: meta, state, schema,
+ * picture and deltas, the lease, and log records from ARGV[1] (the node's next log offset) when
+ * its history continues Redis's (same producer ARGV[2], offset within [lf, ln]), else all of
+ * them (last element 1: rebuild the history).
+ */
+export const SNAPSHOT_SCRIPT = `
+local meta = redis.call('HGETALL', KEYS[1])
+local m = {}
+for i = 1, #meta, 2 do m[meta[i]] = meta[i+1] end
+local lf = tonumber(m['lf'] or '0')
+local ln = tonumber(m['ln'] or '0')
+local from = tonumber(ARGV[1])
+local full = 0
+if (m['pr'] or '') ~= ARGV[2] or from < lf or from > ln then from = lf; full = 1 end
+local log = {}
+if ln > from then
+  local entries = redis.call('XRANGE', KEYS[7], tostring(from + 1) .. '-0', '+')
+  for _, e in ipairs(entries) do
+    log[#log + 1] = e[1]
+    log[#log + 1] = e[2][2]
+  end
+end
+return {meta, redis.call('HGETALL', KEYS[3]), redis.call('GET', KEYS[4]) or '', redis.call('GET', KEYS[5]) or '',
+  redis.call('LRANGE', KEYS[6], 0, -1), redis.call('GET', KEYS[2]) or '', log, full}
+`;
+
+/**
+ * Takes the lease: refused ({0, holder}) while another holds it unless ARGV[3] is '1'
+ * (takeover). A new fencing token every time; publishes the source going online.
+ * ARGV: node id, lease ms, force, now, pub/sub channel, status message.
+ */
+export const ACQUIRE_SCRIPT = `
+local cur = redis.call('GET', KEYS[2])
+if cur and ARGV[3] ~= '1' then return {0, cur} end
+local t = redis.call('INCR', KEYS[8])
+local v = ARGV[1] .. ':' .. t
+redis.call('SET', KEYS[2], v, 'PX', ARGV[2])
+redis.call('HSET', KEYS[1], 'ss', ARGV[4])
+redis.call('SPUBLISH', ARGV[5], ARGV[6])
+return {1, v}
+`;
+
+/**
+ * Heartbeat of the writer: extends the lease when it is still this one's, and the lifetime of
+ * the channel's data. ARGV: lease value, lease ms, data ttl ms.
+ */
+export const RENEW_SCRIPT = `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+for i = 1, 8 do if i ~= 2 then redis.call('PEXPIRE', KEYS[i], ARGV[3]) end end
+return 1
+`;
+
+/**
+ * The source left: drops the lease if it is still this one's and publishes the source going
+ * offline. ARGV: lease value, now, pub/sub channel, status message, data ttl ms.
+ */
+export const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'ss', ARGV[2])
+for i = 1, 8 do if i ~= 2 then redis.call('PEXPIRE', KEYS[i], ARGV[5]) end end
+redis.call('SPUBLISH', ARGV[3], ARGV[4])
+return 1
+`;
+
+/** Heartbeat of a node without the lease: who holds it, and since when. */
+export const PEEK_SCRIPT = `
+return {redis.call('GET', KEYS[2]) or '', redis.call('HGET', KEYS[1], 'ss') or '0', redis.call('HGET', KEYS[1], 'off') or '0', redis.call('HGET', KEYS[1], 'ep') or ''}
+`;
+
+export const SCRIPTS = {
+  write: WRITE_SCRIPT,
+  snapshot: SNAPSHOT_SCRIPT,
+  acquire: ACQUIRE_SCRIPT,
+  renew: RENEW_SCRIPT,
+  release: RELEASE_SCRIPT,
+  peek: PEEK_SCRIPT,
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;
