@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG, OPTION_SPECS, resolveConfig } from '../relay/config.js';
 import type { RelayConfig } from '../relay/config.js';
+import { createEngine } from '../relay/engines/index.js';
+import { createLogger } from '../relay/logger.js';
 import { startRelay } from '../relay/server.js';
 import { relayHttpRoutes } from '../relay/static-routes.js';
 
@@ -16,7 +18,7 @@ function formatDefault(v: unknown): string {
 export function addRelayCommand(program: Command): void {
   const cmd = program
     .command('relay')
-    .description('run a relay (in-memory engine; nothing else to install)')
+    .description('run a relay (in-memory engine by default; --engine redis to share channels among relay nodes)')
     .option('-c, --config <file>', 'JSON config file (keys as below, camelCase or --flag names)');
   for (const spec of OPTION_SPECS) {
     const choices = spec.choices ? ` [${spec.choices.join('|')}]` : '';
@@ -43,7 +45,9 @@ Endpoints: /source/{ch} /peer/{ch} /stream/{ch} /signal/{ch} (WebSocket),
     }
     const config = resolveConfig({ file: opts.config as string | undefined, env: process.env, flags });
     const { engine: _engine, ...relayConfig } = config;
-    const relay = await startRelay({ ...relayConfig, httpRoutes: relayHttpRoutes() });
+    const logger = createLogger(config.logLevel);
+    const engine = await createEngine(config, logger);
+    const relay = await startRelay({ ...relayConfig, engine, logger, httpRoutes: relayHttpRoutes() });
     process.stderr.write(`sluice relay listening on ${relay.url.replace('127.0.0.1', config.host === '0.0.0.0' ? 'localhost' : config.host)}\n`);
     let stopping = false;
     const stop = (signal: string) => {

@@ -95,6 +95,15 @@ export class Relay {
       peer: { scheduler: this.scheduler, frame: (p) => p },
     };
     this.table = new ChannelTable(this.ctx);
+    // A shared engine (Redis) closes and acknowledges this node's sources itself.
+    this.ctx.engine.bind?.({
+      takesOver: (name) => this.table.takesOver(name),
+      closeSource: (name, code, reason) => {
+        const c = this.table.get(name);
+        if (c?.source && !c.source.closed) c.refuse(c.source, code, reason);
+      },
+      ackSource: (name, seq) => this.table.get(name)?.source?.ack(seq),
+    });
     this.metrics = createMetrics(this.totals, () => this.table.values(), () => this.peers.size);
   }
 
@@ -163,8 +172,11 @@ export class Relay {
     };
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' });
-      if (path === '/healthz') return json(200, { status: 'ok', engine: this.ctx.engine.name, epoch: this.ctx.engine.epoch });
-      if (path === '/readyz') return this.draining ? json(503, { status: 'draining' }) : json(200, { status: 'ready' });
+      if (path === '/healthz') return json(200, { status: 'ok', engine: this.ctx.engine.name, epoch: this.ctx.engine.epoch, node: this.ctx.engine.nodeId });
+      if (path === '/readyz') {
+        if (this.draining) return json(503, { status: 'draining' });
+        return this.ctx.engine.ready === false ? json(503, { status: 'engine unavailable', engine: this.ctx.engine.name }) : json(200, { status: 'ready' });
+      }
       if (path === '/api/stats' || path === '/metrics') {
         const token = tokenFrom(new URL(url, 'http://relay.invalid').searchParams.get('token') ?? undefined, req.headers);
         const decision = await this.authorizeAdmin(token);
@@ -208,6 +220,7 @@ export class Relay {
       server: 'sluice',
       engine: this.ctx.engine.name,
       epoch: this.ctx.engine.epoch,
+      node: this.ctx.engine.nodeId,
       draining: this.draining,
       uptimeSeconds: Math.round(process.uptime()),
       connections: this.peers.size,
