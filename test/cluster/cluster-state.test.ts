@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { TestPeer } from '../support/relay-harness.js';
+import { Cluster, eventually, getJson } from './cluster-harness.js';
+import type { Node } from './cluster-harness.js';
+
+describe('cluster: shared state across relay nodes (redis engine)', () => {
+  const cluster = new Cluster();
+  let a: Node;
+  let b: Node;
+  let c: Node;
+  before(async () => {
+    [a, b, c] = await Promise.all([cluster.start(), cluster.start(), cluster.start()]);
+  });
+  after(() => cluster.stop());
+
+  it('reports engine, epoch and node id; every node shares the epoch', async () => {
+    const ha = (await getJson(`${a.http}/healthz`)).body;
+    const hb = (await getJson(`${b.http}/healthz`)).body;
+    assert.equal(ha.engine, 'redis');
+    assert.equal(typeof ha.node, 'string');
+    assert.notEqual(ha.node, hb.node);
+    assert.equal(ha.epoch, hb.epoch);
+    assert.equal((await getJson(`${a.http}/readyz`)).status, 200);
+  });
+
+  it('a source on A, receivers on B and C: same merged state, select projection, one-frame catch-up', async () => {
+    const src = await TestPeer.connect(`${a.url}/source/st`);
+    const live = await TestPeer.connect(`${b.url}/stream/st`);
+    const sel = await TestPeer.connect(`${c.url}/stream/st?select=user.name,n`);
+    await live.next('welcome');
+    await sel.next('welcome');
+    src.send({ kind: 'signal-sync', state: { n: 1, user: { name: 'ada', age: 36 }, tags: ['x'] } });
+    src.send({ kind: 'signal-diff', diff: { n: 2, user: { age: null }, extra: true } });
+    src.send({ kind: 'signal-diff', diff: { tags: null, n: 3 } });
+    const expected = { n: 3, user: { name: 'ada' }, extra: true };
+    await live.until(() => JSON.stringify(live.state) === JSON.stringify(expected), 10_000, 'live receiver state');
+    await sel.until(() => JSON.stringify(sel.state) === JSON.stringify({ n: 3, user: { name: 'ada' } }), 10_000, 'selected state');
+    // A late joiner on another node gets ONE sync frame with the merged state.
+    const late = await TestPeer.connect(`${c.url}/stream/st`);
+    await late.next('welcome');
+    const sync = await late.next('signal-sync', 10_000);
+    assert.deepEqual(sync.state, expected);
+    assert.equal(late.messages('signal-diff').length, 0, 'no history replayed');
+    assert.equal(late.messages('signal-sync').length, 1);
+    // And a joiner on the source's own node too.
+    const local = await TestPeer.connect(`${a.url}/stream/st?select=n`);
+    assert.deepEqual((await local.next('signal-sync', 10_000)).state, { n: 3 });
+    for (const p of [src, live, sel, late, local]) p.close();
+  });
+
+  it('a receiver on another node sees the source go online and offline', async () => {
+    const r = await TestPeer.connect(`${b.url}/stream/presence`);
+    await r.next('welcome');
+    const first = await r.next('source-status');
+    assert.equal(first.status.online, false);
+    const src = await TestPeer.connect(`${a.url}/source/presence`);
+    await r.until(() => r.messages('source-status').some((m) => m.kind === 'source-status' && m.status.online), 10_000, 'online');
+    src.close();
+    await r.until(() => r.messages('source-status').slice(-1).some((m) => m.kind === 'source-status' && !m.status.online), 10_000, 'offline');
+    r.close();
+  });
+
+  it('schema and pictures reach other nodes and late joiners', async () => {
+    const src = await TestPeer.connect(`${a.url}/source/pic`);
+    src.send({ kind: 'schema-announce', schema: { signals: ['n'], mode: 'signal' } } as never);
+    const rgba = new Uint8Array(2 * 2 * 4).fill(7);
+    src.send({ kind: 'keyframe', width: 2, height: 2, data: rgba });
+    await eventually(async () => {
+      const late = await TestPeer.connect(`${b.url}/stream/pic`);
+      try {
+        await late.next('keyframe', 2000);
+        return true;
+      } finally {
+        late.close();
+      }
+    }, 10_000, 'keyframe on B');
+    src.close();
+  });
+});
