@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { encodeMessage } from '../../src/protocol/message.js';
+import { TestPeer } from '../support/relay-harness.js';
+import { Cluster } from './cluster-harness.js';
+import type { Node } from './cluster-harness.js';
+
+const rec = (seq: number) => encodeMessage({ kind: 'log-record', offset: seq, time: 1, stream: 'stdout', data: new TextEncoder().encode(`r${seq}`) });
+const records = (p: TestPeer) => p.messages('log-record').map((m) => (m.kind === 'log-record' ? `${m.offset}:${new TextDecoder().decode(m.data)}` : ''));
+const acked = (p: TestPeer, seq: number) => p.messages('log-ack').some((m) => m.kind === 'log-ack' && m.logAcked >= seq);
+const offline = (p: TestPeer) => p.messages('source-status').slice(-1).some((m) => m.kind === 'source-status' && !m.status.online);
+
+describe('cluster: log channels in Redis Streams', () => {
+  const cluster = new Cluster();
+  let a: Node;
+  let b: Node;
+  let c: Node;
+  before(async () => {
+    [a, b, c] = await Promise.all([0, 1, 2].map(() => cluster.start(['--log-retain-records', '40'])));
+  });
+  after(() => cluster.stop());
+
+  it('resumes on another node with no gap and no duplicate; producer resends are stored once', async () => {
+    const src = await TestPeer.connect(`${a.url}/source/lg?producer=p1`);
+    for (let s = 1; s <= 20; s++) src.sendRaw(rec(s));
+    await src.until(() => acked(src, 20), 10_000, 'ack 20 (stored in Redis)');
+    const r1 = await TestPeer.connect(`${b.url}/stream/lg`);
+    await r1.until(() => r1.messages('log-record').length === 20, 10_000, '20 records on B');
+    assert.deepEqual(records(r1), Array.from({ length: 20 }, (_, i) => `${i}:r${i + 1}`));
+    r1.close();
+    // The producer reconnects on another node and resends from 15 (its acks were lost, say).
+    const watcher = await TestPeer.connect(`${c.url}/stream/lg?resume=20`);
+    src.close();
+    await watcher.until(() => offline(watcher), 10_000, 'source offline');
+    const src2 = await TestPeer.connect(`${b.url}/source/lg?producer=p1`);
+    for (let s = 15; s <= 30; s++) src2.sendRaw(rec(s));
+    await src2.until(() => acked(src2, 30), 10_000, 'ack 30');
+    // A receiver that stopped at offset 19 resumes on node C.
+    const r2 = await TestPeer.connect(`${c.url}/stream/lg?resume=20`);
+    await r2.until(() => r2.messages('log-record').length === 10, 10_000, '10 more records');
+    assert.deepEqual(records(r2), Array.from({ length: 10 }, (_, i) => `${20 + i}:r${21 + i}`));
+    await watcher.until(() => watcher.messages('log-record').length === 10, 10_000, 'live watcher');
+    assert.deepEqual(records(watcher), records(r2));
+    for (const p of [src2, r2, watcher]) p.close();
+  });
+
+  it('retention by count holds in Redis: a joiner on another node gets the retained tail', async () => {
+    const src = await TestPeer.connect(`${a.url}/source/ret?producer=q`);
+    for (let s = 1; s <= 100; s++) src.sendRaw(rec(s));
+    await src.until(() => acked(src, 100), 10_000, 'ack 100');
+    const r = await TestPeer.connect(`${c.url}/stream/ret?resume=0`);
+    await r.until(() => r.messages('log-record').length === 40, 10_000, '40 retained records');
+    const t = r.messages('history-truncated')[0];
+    assert.ok(t && t.kind === 'history-truncated' && t.firstAvailable === 60, 'told the history starts at 60');
+    assert.deepEqual(records(r), Array.from({ length: 40 }, (_, i) => `${60 + i}:r${61 + i}`));
+    src.close();
+    r.close();
+  });
+});
