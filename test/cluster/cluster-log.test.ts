@@ -16,7 +16,8 @@ describe('cluster: log channels in Redis Streams', () => {
   let b: Node;
   let c: Node;
   before(async () => {
-    [a, b, c] = await Promise.all([0, 1, 2].map(() => cluster.start(['--log-retain-records', '40'])));
+    const opts = ['--log-retain-records', '40'];
+    [a, b, c] = await Promise.all([cluster.start(opts), cluster.start(opts), cluster.start(opts)]);
   });
   after(() => cluster.stop());
 
