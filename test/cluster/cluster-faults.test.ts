@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CloseCode } from '../../src/protocol/close-codes.js';
+import { createClient } from 'redis';
 import { TestPeer } from '../support/relay-harness.js';
 import { Cluster, eventually, getJson, startRedis } from './cluster-harness.js';
 import type { Node } from './cluster-harness.js';
@@ -30,6 +31,7 @@ describe('cluster: faults', () => {
   let a: Node;
   let b: Node;
   let c: Node;
+  let privateRedis: { redis: Awaited<ReturnType<typeof startRedis>>; a: Node; b: Node } | undefined;
   before(async () => {
     [a, b, c] = await Promise.all([cluster.start(), cluster.start(), cluster.start()]);
   });
@@ -62,12 +64,48 @@ describe('cluster: faults', () => {
     for (const p of [fresh, watcher, onA]) p.close();
   });
 
-  it('Redis restart: /readyz 503 and sources refused while it is down; a new epoch and convergence after', async () => {
+  it('a node too slow for its pub/sub is cut off by Redis, reconnects, rereads and converges (its receivers too)', async () => {
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
     const own = new Cluster(redis.url, 1000);
     cleanups.push(() => own.stop());
-    const [a, b] = await Promise.all([own.start(), own.start()]);
+    privateRedis = { redis, a: await own.start(), b: await own.start() };
+    const { a, b } = privateRedis;
+    const admin = createClient({ url: redis.url });
+    admin.on('error', () => {});
+    await admin.connect();
+    const nodeB = String((await getJson(`${b.http}/healthz`)).body.node);
+    const src = await TestPeer.connect(`${a.url}/source/slow`);
+    const r = await TestPeer.connect(`${b.url}/stream/slow`);
+    src.send({ kind: 'signal-sync', state: { n: 0 } });
+    await r.until(() => r.state.n === 0, 10_000, 'n0');
+    b.child.kill('SIGSTOP');
+    try {
+      const pad = 'x'.repeat(256);
+      for (let i = 1; i <= 300; i++) src.send({ kind: 'signal-diff', diff: { n: i, [`f${i % 20}`]: `${pad}${i}`, [`g${i % 7}`]: i % 3 === 0 ? null : i } });
+      const late = await TestPeer.connect(`${a.url}/stream/slow`);
+      await late.until(() => late.state.n === 300, 10_000, 'reference state');
+      // What Redis does to a subscriber past its pub/sub output buffer limit (client-output-buffer-limit):
+      // it closes the connection, and messages published meanwhile are gone for that node.
+      const victim = (await admin.clientList()).find((cl) => cl.name === `sluice-sub-${nodeB}`);
+      assert.ok(victim, "B's subscriber connection is named");
+      await admin.sendCommand(['CLIENT', 'KILL', 'ID', String(victim.id)]);
+      src.send({ kind: 'signal-diff', diff: { n: 301 } });
+      await late.until(() => late.state.n === 301, 10_000, 'reference state 301');
+      b.child.kill('SIGCONT');
+      await r.until(() => JSON.stringify(r.state) === JSON.stringify(late.state), 15_000, 'B converges');
+      late.close();
+    } finally {
+      b.child.kill('SIGCONT');
+    }
+    admin.destroy();
+    src.close();
+    r.close();
+  });
+
+  it('Redis restart: /readyz 503 and sources refused while it is down; a new epoch and convergence after', async () => {
+    assert.ok(privateRedis, 'runs after the slow-node test (same private Redis and nodes)');
+    const { redis, a, b } = privateRedis;
     const epoch1 = (await getJson(`${a.http}/healthz`)).body.epoch;
     const src = await TestPeer.connect(`${a.url}/source/rr`);
     const r = await TestPeer.connect(`${b.url}/stream/rr`);

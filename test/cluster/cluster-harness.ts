@@ -73,7 +73,7 @@ export async function redisKeys(url: string, prefix: string): Promise<string[]> 
 }
 
 export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url);
+  const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 

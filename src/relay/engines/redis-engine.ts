@@ -24,7 +24,7 @@ import { CloseCode } from '../../protocol/close-codes.js';
 import { Flag, FrameType } from '../../protocol/frame-codes.js';
 import { HEADER_SIZE, encodeFrame } from '../../protocol/header.js';
 import { ProtocolError } from '../../protocol/errors.js';
-import { decodeMessage } from '../../protocol/message.js';
+import { decodeMessage, encodeMessage } from '../../protocol/message.js';
 import { utf8Encode } from '../../protocol/utf8.js';
 import type { JsonObject, JsonValue } from '../../protocol/utf8.js';
 import { errorFrame } from '../channel.js';
@@ -100,7 +100,6 @@ interface Writer {
 
 export class RedisEngine implements Engine {
   readonly name = 'redis';
-  readonly nodeId = randomBytes(6).toString('hex');
   private epochValue = '';
   private host: EngineHost | undefined;
   readonly channels = new Map<string, RedisChannel>();
@@ -111,10 +110,12 @@ export class RedisEngine implements Engine {
   /** Proxy receiver id (given to a remote caller's frame) → where its results go. */
   private readonly proxies = new Map<number, { node: string; receiver: number }>();
   private nextProxy = 0;
+  private readonly pending = new Set<Promise<void>>();
   /** Commands sent to Redis (for benchmarks and tests). */
   commands = 0;
 
   private constructor(
+    readonly nodeId: string,
     readonly options: RedisEngineOptions,
     private readonly client: Client,
     private readonly raw: RawClient,
@@ -127,8 +128,10 @@ export class RedisEngine implements Engine {
 
   /** Connects (command and subscriber connections), reads or creates the epoch, subscribes to this node's channel. */
   static async connect(options: RedisEngineOptions): Promise<RedisEngine> {
-    const client = createClient({ url: options.url, disableOfflineQueue: true, socket: { reconnectStrategy: (n) => Math.min(50 * 2 ** n, 1000) } });
-    const sub = client.duplicate();
+    const nodeId = randomBytes(6).toString('hex');
+    const client = createClient({ url: options.url, name: `sluice-${nodeId}`, disableOfflineQueue: true, socket: { reconnectStrategy: (n) => Math.min(50 * 2 ** n, 1000) } });
+    // Named, so an operator (or a test) can tell a node's connections apart in CLIENT LIST.
+    const sub = client.duplicate({ name: `sluice-sub-${nodeId}` });
     let warned = false;
     const onError = (e: Error) => {
       if (!warned) options.log?.warn({ err: e }, 'redis engine: connection error');
@@ -140,7 +143,7 @@ export class RedisEngine implements Engine {
     await client.connect();
     await sub.connect();
     const raw = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }) as unknown as RawClient;
-    const engine = new RedisEngine(options, client as unknown as Client, raw, sub as unknown as Client);
+    const engine = new RedisEngine(nodeId, options, client as unknown as Client, raw, sub as unknown as Client);
     await engine.checkEpoch();
     await sub.sSubscribe(engine.nodeChannel, (m: Buffer) => engine.onResult(m), true);
     // After a reconnect, pub/sub messages may have been lost: every channel reads Redis again.
@@ -268,11 +271,23 @@ export class RedisEngine implements Engine {
     this.publish(`${this.options.prefix}:node:${node}`, encodeResult(channel, receiver, frame));
   }
 
+  /** Remembers a command that must reach Redis before the engine closes (lease releases). */
+  track(p: Promise<unknown>): Promise<void> {
+    const q = p.then(
+      () => {},
+      () => {},
+    );
+    this.pending.add(q);
+    void q.then(() => this.pending.delete(q));
+    return q;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.timer);
-    const releases = [...this.channels.values()].map((c) => c.releaseLease());
-    await Promise.race([Promise.allSettled(releases), new Promise((r) => setTimeout(r, 500))]);
+    for (const c of this.channels.values()) void c.releaseLease();
+    // Leases released now are free at once for sources reconnecting to other nodes.
+    await Promise.race([Promise.all(this.pending), new Promise((r) => setTimeout(r, 1000).unref())]);
     this.closed = true;
     this.client.destroy();
     this.sub.destroy();
@@ -461,7 +476,12 @@ export class RedisChannel implements EngineChannel {
     }
     if (header.k === 'st') return this.statusReceived(header.n, header.on, header.since);
     if (this.loading) {
-      this.buffered.push(m);
+      // Updates that arrive while the snapshot is read; too many: read it again afterwards.
+      if (this.buffered.length < MAX_QUEUED) this.buffered.push(m);
+      else {
+        this.buffered = [];
+        this.resyncAgain = true;
+      }
       return;
     }
     if (header.ce !== this.ce) {
@@ -793,15 +813,15 @@ export class RedisChannel implements EngineChannel {
     }
   }
 
-  /** Drops the lease if we hold it (the source left, or the node shuts down). */
-  async releaseLease(): Promise<void> {
+  /** Drops the lease if we hold it (the source left, or the node shuts down); the engine waits for it on close. */
+  releaseLease(): Promise<void> {
     const w = this.w;
-    if (w.value === '') return;
+    if (w.value === '') return Promise.resolve();
     const e = this.engine;
     const value = w.value;
     w.value = '';
     const now = Date.now();
-    await e.run('release', this.keys, [value, String(now), this.pubUpdates, encodeWire({ k: 'st', n: e.nodeId, on: false, since: now }), String(e.options.retainMs)]).catch(() => {});
+    return e.track(e.run('release', this.keys, [value, String(now), this.pubUpdates, encodeWire({ k: 'st', n: e.nodeId, on: false, since: now }), String(e.options.retainMs)]));
   }
 
   /** Redis lost its data (the engine epoch changed): a writer's source must send its state again. */
@@ -828,7 +848,7 @@ export class RedisChannel implements EngineChannel {
     }
     if (w.state !== 'idle' || this.loading) return;
     // Without the lease: the holder may have died (its lease expired) or Redis may have been reset.
-    this.engine.run('peek', this.keys, []).then(
+    this.engine.run('peek', this.keys, [String(this.engine.options.retainMs)]).then(
       (r) => {
         if (this.w.state !== 'idle' || this.loading) return;
         const [lease, ss, off, ep] = list(r).map(str);
@@ -856,8 +876,18 @@ export class RedisChannel implements EngineChannel {
     const { node, frame } = decodeInput(m);
     if (node === this.engine.nodeId || frame.length < HEADER_SIZE + 4) return;
     const v = new DataView(frame.buffer, frame.byteOffset + HEADER_SIZE, 4);
-    v.setUint32(0, this.engine.proxyFor(node, v.getUint32(0, true)), true);
-    this.sink.toSource(frame);
+    const caller = v.getUint32(0, true);
+    v.setUint32(0, this.engine.proxyFor(node, caller), true);
+    if (this.sink.toSource(frame) || frame[0] !== FrameType.RpcCall) return;
+    // The source is not reading: the caller learns it, as a caller on this node would.
+    try {
+      const m = decodeMessage(frame, { maxPayload: frame.length });
+      if (m.kind !== 'rpc-call') return;
+      const error = { code: 'source-busy', message: 'the source is not keeping up; call not delivered' };
+      this.engine.sendResult(node, this.name, caller, encodeMessage({ kind: 'rpc-result', result: { id: m.call.id, error } }));
+    } catch {
+      // not a call we can answer
+    }
   }
 
   sendToReceiver(receiverId: number, frame: Uint8Array): void {

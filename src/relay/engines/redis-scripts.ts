@@ -141,8 +141,13 @@ redis.call('SPUBLISH', ARGV[3], ARGV[4])
 return 1
 `;
 
-/** Heartbeat of a node without the lease: who holds it, and since when. */
+/**
+ * Heartbeat of a node without the lease: who holds it, since when, the offset and channel epoch.
+ * A node still serving the channel keeps its data alive (ARGV[1]: data ttl ms), as the in-memory
+ * engine keeps a channel while anyone is connected.
+ */
 export const PEEK_SCRIPT = `
+if ARGV[1] then for i = 1, 8 do if i ~= 2 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end end end
 return {redis.call('GET', KEYS[2]) or '', redis.call('HGET', KEYS[1], 'ss') or '0', redis.call('HGET', KEYS[1], 'off') or '0', redis.call('HGET', KEYS[1], 'ep') or ''}
 `;
 
