@@ -355,6 +355,7 @@ export class RedisChannel implements EngineChannel {
     this.resyncing = (async () => {
       do {
         this.resyncAgain = false;
+        this.loading = true;
         this.subscribed ??= this.engine.sub.sSubscribe(this.pubUpdates, this.onUpdate, true);
         try {
           await this.subscribed;
@@ -365,21 +366,28 @@ export class RedisChannel implements EngineChannel {
         const snap = await this.engine.run('snapshot', this.keys, [String(this.cache.log.next), this.cache.log.producer ?? '']);
         if (this.released) return;
         this.applySnapshot(snap);
+        // Then what was published meanwhile; a gap in it asks for another round (resyncAgain).
+        this.loading = false;
+        const pending = this.buffered;
+        this.buffered = [];
+        for (const m of pending) this.received(m);
       } while (this.resyncAgain);
       this.resyncFailed = false;
-      this.loading = false;
-      const pending = this.buffered;
-      this.buffered = [];
-      for (const m of pending) this.received(m);
-      if (!this.loading && this.w.state === 'held') this.flushQueue();
+      if (this.w.state === 'held') this.flushQueue();
     })()
       .catch((e: unknown) => {
         // Redis is unreachable: the heartbeat tries again.
         this.resyncFailed = true;
+        this.resyncAgain = false;
         this.log?.debug({ err: e, channel: this.name }, 'redis engine: resync failed');
       })
       .finally(() => {
         this.resyncing = undefined;
+        // Asked for again after the last round ended (a gap seen in between): one more round.
+        if (this.resyncAgain) {
+          this.resyncAgain = false;
+          this.resync();
+        }
       });
   }
 
@@ -734,7 +742,7 @@ export class RedisChannel implements EngineChannel {
         this.inputSubscribed = true;
         this.engine.sub.sSubscribe(this.pubInputs, this.onInput, true).catch(() => (this.inputSubscribed = false));
       }
-      void this.acquire(w.gen);
+      void this.acquire(w.gen, Date.now());
       return;
     }
     const wasHolder = w.state === 'held';
@@ -750,21 +758,21 @@ export class RedisChannel implements EngineChannel {
     this.resync(); // learn who holds the channel now
   }
 
-  private async acquire(gen: number): Promise<void> {
+  private async acquire(gen: number, connectedAt: number): Promise<void> {
     const e = this.engine;
     const w = this.w;
     const now = Date.now();
     try {
       const force = e.hooks?.takesOver(this.name) ?? false;
       const status = encodeWire({ k: 'st', n: e.nodeId, on: true, since: now });
-      const r = list(await e.run('acquire', this.keys, [e.nodeId, String(e.options.leaseMs), force ? '1' : '0', String(now), this.pubUpdates, status]));
+      const r = list(await e.run('acquire', this.keys, [e.nodeId, String(e.options.leaseMs), force ? '1' : '0', String(now), this.pubUpdates, status, String(connectedAt)]));
       const value = str(r[1]);
       if (gen !== w.gen) {
         if (r[0] === 1) void e.run('release', this.keys, [value, String(Date.now()), this.pubUpdates, encodeWire({ k: 'st', n: e.nodeId, on: false, since: Date.now() }), String(e.options.retainMs)]).catch(() => {});
         return;
       }
       if (r[0] !== 1) {
-        this.lose(CloseCode.SourceConflict, `channel "${this.name}" already has a source (on another relay node)`);
+        this.lose(CloseCode.SourceConflict, force ? `channel "${this.name}" was taken over by a newer source` : `channel "${this.name}" already has a source (on another relay node)`);
         return;
       }
       w.value = value;
@@ -833,7 +841,7 @@ export class RedisChannel implements EngineChannel {
   heartbeat(): void {
     if (this.released) return;
     const w = this.w;
-    if (this.resyncFailed && !this.resyncing) this.resync();
+    if ((this.resyncFailed || this.loading) && !this.resyncing) this.resync();
     if (w.state === 'held') {
       const gen = w.gen;
       this.renew().then(

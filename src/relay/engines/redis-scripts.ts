@@ -4,7 +4,7 @@
  *
  *   1 meta    hash: off (update offset), ep (channel epoch), hs (has state), lf/ln (first/next
  *             log offset), lb (retained log bytes), pr/ps (log producer and its last seq),
- *             ss (source status since, ms)
+ *             ss (source status since, ms), sc (when the lease holder's source connected, ms)
  *   2 lease   string "<node>:<token>", PX lease: the one writer
  *   3 state   hash: top-level field → JSON
  *   4 schema  string: the last SchemaAnnounce frame
@@ -103,16 +103,21 @@ return {meta, redis.call('HGETALL', KEYS[3]), redis.call('GET', KEYS[4]) or '', 
 
 /**
  * Takes the lease: refused ({0, holder}) while another holds it unless ARGV[3] is '1'
- * (takeover). A new fencing token every time; publishes the source going online.
- * ARGV: node id, lease ms, force, now, pub/sub channel, status message.
+ * (takeover), and even then when the holder's source connected later than this one (ARGV[7]):
+ * of two sources taking over at once, the newer wins whichever script runs last. A new fencing
+ * token every time; publishes the source going online.
+ * ARGV: node id, lease ms, force, now, pub/sub channel, status message, source connected at.
  */
 export const ACQUIRE_SCRIPT = `
 local cur = redis.call('GET', KEYS[2])
-if cur and ARGV[3] ~= '1' then return {0, cur} end
+if cur then
+  if ARGV[3] ~= '1' then return {0, cur} end
+  if tonumber(redis.call('HGET', KEYS[1], 'sc') or '0') > tonumber(ARGV[7]) then return {0, cur} end
+end
 local t = redis.call('INCR', KEYS[8])
 local v = ARGV[1] .. ':' .. t
 redis.call('SET', KEYS[2], v, 'PX', ARGV[2])
-redis.call('HSET', KEYS[1], 'ss', ARGV[4])
+redis.call('HSET', KEYS[1], 'ss', ARGV[4], 'sc', ARGV[7])
 redis.call('SPUBLISH', ARGV[5], ARGV[6])
 return {1, v}
 `;
