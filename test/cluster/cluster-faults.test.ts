@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import { createClient } from 'redis';
@@ -18,7 +19,7 @@ async function takeSource(url: string, watcher: TestPeer, state: Record<string, 
     src?.close();
     src = await TestPeer.connect(url);
     src.send({ kind: 'signal-sync', state });
-    await watcher.until(() => JSON.stringify(watcher.state) === JSON.stringify(state) || src!.closeCode !== undefined, 3000, 'source admitted');
+    await watcher.until(() => isDeepStrictEqual(watcher.state, state) || src!.closeCode !== undefined, 3000, 'source admitted');
     return src.closeCode === undefined;
   }, ms, 'a source to be admitted');
   return src!;
@@ -93,7 +94,9 @@ describe('cluster: faults', () => {
       src.send({ kind: 'signal-diff', diff: { n: 301 } });
       await late.until(() => late.state.n === 301, 10_000, 'reference state 301');
       b.child.kill('SIGCONT');
-      await r.until(() => JSON.stringify(r.state) === JSON.stringify(late.state), 15_000, 'B converges');
+      await r.until(() => isDeepStrictEqual(r.state, late.state), 15_000, 'B converges').catch((e: unknown) => {
+        throw new Error(`${String(e)}: B has ${JSON.stringify(r.state).replace(/x{256}/g, '')}, want ${JSON.stringify(late.state).replace(/x{256}/g, '')}; receiver close ${r.closeCode}; node B exit ${b.child.exitCode} ${b.child.signalCode}; stderr ${b.stderr()}`);
+      });
       late.close();
     } finally {
       b.child.kill('SIGCONT');
@@ -164,7 +167,7 @@ describe('cluster: faults', () => {
     const expected = { ...onC.state, n: n + 1 };
     src = await TestPeer.connect(`${d.url}/source/load`);
     src.send({ kind: 'signal-sync', state: expected });
-    await onC.until(() => online(onC) && JSON.stringify(onC.state) === JSON.stringify(expected), 10_000, 'C converges to the new source');
+    await onC.until(() => online(onC) && isDeepStrictEqual(onC.state, expected), 10_000, 'C converges to the new source');
     await moved.until(() => moved.state.n === n + 1, 10_000, 'moved converges');
     assert.deepEqual(moved.state, { n: n + 1 });
     for (const p of [src, onC, moved]) p.close();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { TestPeer } from '../support/relay-harness.js';
 import { Cluster, eventually, getJson } from './cluster-harness.js';
@@ -34,8 +35,8 @@ describe('cluster: shared state across relay nodes (redis engine)', () => {
     src.send({ kind: 'signal-diff', diff: { n: 2, user: { age: null }, extra: true } });
     src.send({ kind: 'signal-diff', diff: { tags: null, n: 3 } });
     const expected = { n: 3, user: { name: 'ada' }, extra: true };
-    await live.until(() => JSON.stringify(live.state) === JSON.stringify(expected), 10_000, 'live receiver state');
-    await sel.until(() => JSON.stringify(sel.state) === JSON.stringify({ n: 3, user: { name: 'ada' } }), 10_000, 'selected state');
+    await live.until(() => isDeepStrictEqual(live.state, expected), 10_000, 'live receiver state');
+    await sel.until(() => isDeepStrictEqual(sel.state, { n: 3, user: { name: 'ada' } }), 10_000, 'selected state');
     // A late joiner on another node gets ONE sync frame with the merged state.
     const late = await TestPeer.connect(`${c.url}/stream/st`);
     await late.next('welcome');
