@@ -16,7 +16,7 @@ describe('cluster: log channels in Redis Streams', () => {
   let b: Node;
   let c: Node;
   before(async () => {
-    const opts = ['--log-retain-records', '40'];
+    const opts = ['--log-retain-records', '40', '--log-retain-bytes', '4000'];
     [a, b, c] = await Promise.all([cluster.start(opts), cluster.start(opts), cluster.start(opts)]);
   });
   after(() => cluster.stop());
@@ -54,6 +54,21 @@ describe('cluster: log channels in Redis Streams', () => {
     const t = r.messages('history-truncated')[0];
     assert.ok(t && t.kind === 'history-truncated' && t.firstAvailable === 60, 'told the history starts at 60');
     assert.deepEqual(records(r), Array.from({ length: 40 }, (_, i) => `${60 + i}:r${61 + i}`));
+    src.close();
+    r.close();
+  });
+
+  it('retention by bytes holds in Redis as on one relay: the same records are kept', async () => {
+    const big = (seq: number) => encodeMessage({ kind: 'log-record', offset: seq, time: 1, stream: 'stdout', data: new TextEncoder().encode(`${String(seq).padStart(4, '0')}${'y'.repeat(296)}`) });
+    const size = big(1).length;
+    const kept = Math.floor(4000 / size);
+    const src = await TestPeer.connect(`${b.url}/source/bytes?producer=z`);
+    for (let s = 1; s <= 30; s++) src.sendRaw(big(s));
+    await src.until(() => acked(src, 30), 10_000, 'ack 30');
+    const r = await TestPeer.connect(`${a.url}/stream/bytes?resume=0`);
+    await r.until(() => r.messages('log-record').length === kept, 10_000, `${kept} records of ${size} bytes`);
+    const t = r.messages('history-truncated')[0];
+    assert.ok(t && t.kind === 'history-truncated' && t.firstAvailable === 30 - kept, `history starts at ${30 - kept}`);
     src.close();
     r.close();
   });

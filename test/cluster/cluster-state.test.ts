@@ -23,6 +23,10 @@ describe('cluster: shared state across relay nodes (redis engine)', () => {
     assert.notEqual(ha.node, hb.node);
     assert.equal(ha.epoch, hb.epoch);
     assert.equal((await getJson(`${a.http}/readyz`)).status, 200);
+    const stats = (await getJson(`${c.http}/api/stats`)).body;
+    assert.equal(stats.engine, 'redis');
+    assert.equal(typeof stats.node, 'string');
+    assert.equal(stats.epoch, ha.epoch);
   });
 
   it('a source on A, receivers on B and C: same merged state, select projection, one-frame catch-up', async () => {
