@@ -54,6 +54,21 @@ describe('cluster: shared state across relay nodes (redis engine)', () => {
     for (const p of [src, live, sel, late, local]) p.close();
   });
 
+  it('a state of 20,000 top-level fields is stored and replicated (large syncs and deletions)', async () => {
+    const src = await TestPeer.connect(`${a.url}/source/wide`);
+    const big: Record<string, number> = {};
+    for (let i = 0; i < 20_000; i++) big[`k${i}`] = i;
+    src.send({ kind: 'signal-sync', state: big });
+    const r = await TestPeer.connect(`${b.url}/stream/wide`);
+    await r.until(() => Object.keys(r.state).length === 20_000, 20_000, '20,000 fields on B');
+    src.send({ kind: 'signal-sync', state: { only: 1 } });
+    await r.until(() => isDeepStrictEqual(r.state, { only: 1 }), 20_000, 'every field deleted on B');
+    const late = await TestPeer.connect(`${c.url}/stream/wide`);
+    assert.deepEqual((await late.next('signal-sync', 10_000)).state, { only: 1 });
+    assert.equal(src.closeCode, undefined);
+    for (const p of [src, r, late]) p.close();
+  });
+
   it('a receiver on another node sees the source go online and offline', async () => {
     const r = await TestPeer.connect(`${b.url}/stream/presence`);
     await r.next('welcome');

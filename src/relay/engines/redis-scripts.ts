@@ -26,36 +26,41 @@
  *   hs F J · hd F · m F V · sc FRAME · pi FRAME · pd · dl FRAME · lr FIRST · xa OFFSET FRAME MAXRECORDS MAXBYTES
  */
 export const WRITE_SCRIPT = `
+local function chunked(cmd, key, t, step)
+  for j = 1, #t, step do redis.call(cmd, key, unpack(t, j, math.min(j + step - 1, #t))) end
+end
 local lease = redis.call('GET', KEYS[2])
 if lease ~= ARGV[1] then return {-1, lease or ''} end
-local off = tonumber(redis.call('HGET', KEYS[1], 'off') or '0')
+local cur = redis.call('HMGET', KEYS[1], 'off', 'ep', 'lb', 'lf')
+local off = tonumber(cur[1] or '0')
 if off ~= tonumber(ARGV[2]) then return {-2, tostring(off)} end
-local ep = redis.call('HGET', KEYS[1], 'ep')
-if ep then
-  if ep ~= ARGV[3] then return {-3, ep} end
+if cur[2] then
+  if cur[2] ~= ARGV[3] then return {-3, cur[2]} end
 elseif off ~= 0 then
   return {-3, ''}
 end
-redis.call('HSET', KEYS[1], 'off', off + 1, 'ep', ARGV[3])
+local meta = {'off', off + 1, 'ep', ARGV[3]}
+local sets = {}
+local dels = {}
 local i = 6
 while i <= #ARGV do
   local op = ARGV[i]
-  if op == 'hs' then redis.call('HSET', KEYS[3], ARGV[i+1], ARGV[i+2]); i = i + 3
-  elseif op == 'hd' then redis.call('HDEL', KEYS[3], ARGV[i+1]); i = i + 2
-  elseif op == 'm' then redis.call('HSET', KEYS[1], ARGV[i+1], ARGV[i+2]); i = i + 3
+  if op == 'hs' then sets[#sets + 1] = ARGV[i+1]; sets[#sets + 1] = ARGV[i+2]; i = i + 3
+  elseif op == 'hd' then dels[#dels + 1] = ARGV[i+1]; i = i + 2
+  elseif op == 'm' then meta[#meta + 1] = ARGV[i+1]; meta[#meta + 1] = ARGV[i+2]; i = i + 3
   elseif op == 'sc' then redis.call('SET', KEYS[4], ARGV[i+1]); i = i + 2
   elseif op == 'pi' then redis.call('SET', KEYS[5], ARGV[i+1]); redis.call('DEL', KEYS[6]); i = i + 2
   elseif op == 'pd' then redis.call('DEL', KEYS[5], KEYS[6]); i = i + 1
   elseif op == 'dl' then redis.call('RPUSH', KEYS[6], ARGV[i+1]); i = i + 2
-  elseif op == 'lr' then redis.call('DEL', KEYS[7]); redis.call('HSET', KEYS[1], 'lb', 0, 'lf', ARGV[i+1], 'ln', ARGV[i+1]); i = i + 2
+  elseif op == 'lr' then redis.call('DEL', KEYS[7]); cur[3] = '0'; cur[4] = ARGV[i+1]; i = i + 2
   elseif op == 'xa' then
     local o = tonumber(ARGV[i+1])
     local data = ARGV[i+2]
     local maxr = tonumber(ARGV[i+3])
     local maxb = tonumber(ARGV[i+4])
     redis.call('XADD', KEYS[7], tostring(o + 1) .. '-0', 'd', data)
-    local lb = tonumber(redis.call('HGET', KEYS[1], 'lb') or '0') + #data
-    local lf = tonumber(redis.call('HGET', KEYS[1], 'lf') or tostring(o))
+    local lb = tonumber(cur[3] or '0') + #data
+    local lf = tonumber(cur[4] or tostring(o))
     local n = redis.call('XLEN', KEYS[7])
     while n > 1 and (n > maxr or lb > maxb) do
       local e = redis.call('XRANGE', KEYS[7], '-', '+', 'COUNT', 1)[1]
@@ -64,12 +69,20 @@ while i <= #ARGV do
       lf = tonumber(string.match(e[1], '^(%d+)'))
       n = n - 1
     end
-    redis.call('HSET', KEYS[1], 'lb', lb, 'lf', lf, 'ln', o + 1)
+    cur[3] = tostring(lb)
+    cur[4] = tostring(lf)
+    meta[#meta + 1] = 'ln'; meta[#meta + 1] = o + 1
     i = i + 5
   else
     return redis.error_reply('sluice: unknown op ' .. tostring(op))
   end
 end
+if cur[3] then meta[#meta + 1] = 'lb'; meta[#meta + 1] = cur[3] end
+if cur[4] then meta[#meta + 1] = 'lf'; meta[#meta + 1] = cur[4] end
+redis.call('HSET', KEYS[1], unpack(meta))
+-- (unpack has a stack limit: thousands of fields go in chunks)
+chunked('HSET', KEYS[3], sets, 2000)
+chunked('HDEL', KEYS[3], dels, 1000)
 redis.call('SPUBLISH', ARGV[4], ARGV[5])
 return {1, ''}
 `;
