@@ -84,6 +84,8 @@ export interface EngineChannel {
   readonly sourceSince: number;
   /** Releases the channel on this node (it was garbage-collected). */
   release(): void;
+  /** Receivers on every node, where the engine knows (shared engines; refreshed by heartbeat). */
+  readonly clusterReceivers?: number | undefined;
 }
 
 export interface Engine {
@@ -108,6 +110,8 @@ export interface EngineHost {
   closeSource(channel: string, code: number, reason: string): void;
   /** Acknowledges log records of this node's source of `channel` up to `seq`, once they are stored. */
   ackSource(channel: string, seq: number): void;
+  /** Receivers of `channel` connected to this node. */
+  receiverCount(channel: string): number;
 }
 
 export interface EngineOptions {

@@ -103,6 +103,7 @@ export class Relay {
         if (c?.source && !c.source.closed) c.refuse(c.source, code, reason);
       },
       ackSource: (name, seq) => this.table.get(name)?.source?.ack(seq),
+      receiverCount: (name) => this.table.get(name)?.receivers.size ?? 0,
     });
     this.metrics = createMetrics(this.totals, () => this.table.values(), () => this.peers.size);
   }
@@ -210,11 +211,14 @@ export class Relay {
   }
 
   stats() {
-    const channels: ReturnType<Channel['snapshotStats']>[] = [];
+    const channels: Array<ReturnType<Channel['snapshotStats']> & { clusterReceivers?: number }> = [];
     let receivers = 0;
     for (const c of this.table.values()) {
       receivers += c.receivers.size;
-      if (channels.length < STATS_MAX_CHANNELS) channels.push(c.snapshotStats());
+      if (channels.length >= STATS_MAX_CHANNELS) continue;
+      // With a shared engine: receivers of the channel on every node (as of the last heartbeat).
+      const cluster = c.engineChannel.clusterReceivers;
+      channels.push(cluster === undefined ? c.snapshotStats() : { ...c.snapshotStats(), clusterReceivers: cluster });
     }
     return {
       server: 'sluice',

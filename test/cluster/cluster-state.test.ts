@@ -97,4 +97,18 @@ describe('cluster: shared state across relay nodes (redis engine)', () => {
     }, 10_000, 'keyframe on B');
     src.close();
   });
+
+  // Last: it kills node C.
+  it('receiver counts across nodes in /api/stats, healed when a node dies', async () => {
+    const src = await TestPeer.connect(`${a.url}/source/count`);
+    const peers = [await TestPeer.connect(`${b.url}/stream/count`), await TestPeer.connect(`${b.url}/stream/count`), await TestPeer.connect(`${c.url}/stream/count`)];
+    const count = async () => {
+      const stats = (await getJson(`${a.http}/api/stats`)).body as { channels: Array<{ name: string; clusterReceivers?: number }> };
+      return stats.channels.find((ch) => ch.name === 'count')?.clusterReceivers;
+    };
+    await eventually(async () => (await count()) === 3, 10_000, 'three receivers counted on A');
+    c.child.kill('SIGKILL');
+    await eventually(async () => (await count()) === 2, 10_000, 'the dead node no longer counted');
+    for (const p of [src, ...peers]) p.close();
+  });
 });

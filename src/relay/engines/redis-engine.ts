@@ -312,6 +312,8 @@ export class RedisChannel implements EngineChannel {
   private inputSubscribed = false;
   private released = false;
   private storedDeltas = 0;
+  /** Receivers of this channel on every node, as of the last heartbeat (undefined before it). */
+  clusterReceivers: number | undefined;
   /** The channel offset Redis had at the last heartbeat. */
   private peeked = 0;
   private readonly w: Writer = { state: 'idle', value: '', validUntil: 0, queue: [], gen: 0 };
@@ -329,7 +331,7 @@ export class RedisChannel implements EngineChannel {
     const o = engine.options;
     this.cache = new StateCache(o.logRetainRecords, o.logRetainBytes);
     const base = `${o.prefix}:{${name}}`;
-    this.keys = ['meta', 'lease', 'state', 'schema', 'pic', 'deltas', 'log', 'fence'].map((k) => `${base}:${k}`);
+    this.keys = ['meta', 'lease', 'state', 'schema', 'pic', 'deltas', 'log', 'fence', 'rc'].map((k) => `${base}:${k}`);
     this.pubUpdates = `${base}:u`;
     this.pubInputs = `${base}:in`;
   }
@@ -799,12 +801,19 @@ export class RedisChannel implements EngineChannel {
     }
   }
 
+  /** This node's entry in the channel's receiver counts: node id, count, now, entry lifetime. */
+  private receiverArgs(now: number): string[] {
+    const o = this.engine.options;
+    return [this.engine.nodeId, String(this.engine.hooks?.receiverCount(this.name) ?? 0), String(now), String(o.leaseMs)];
+  }
+
   /** Renews the lease; false when it is not ours any more. */
   private async renew(): Promise<boolean> {
     const e = this.engine;
     const sent = Date.now();
-    const r = await e.run('renew', this.keys, [this.w.value, String(e.options.leaseMs), String(e.options.retainMs)]);
-    if (r !== 1) return false;
+    const r = list(await e.run('renew', this.keys, [this.w.value, String(e.options.leaseMs), String(e.options.retainMs), ...this.receiverArgs(sent)]));
+    if (r[0] !== 1) return false;
+    if (typeof r[1] === 'number') this.clusterReceivers = r[1];
     this.w.validUntil = sent + e.options.leaseMs;
     return true;
   }
@@ -856,8 +865,10 @@ export class RedisChannel implements EngineChannel {
     }
     if (w.state !== 'idle' || this.loading) return;
     // Without the lease: the holder may have died (its lease expired) or Redis may have been reset.
-    this.engine.run('peek', this.keys, [String(this.engine.options.retainMs)]).then(
+    this.engine.run('peek', this.keys, [String(this.engine.options.retainMs), ...this.receiverArgs(Date.now())]).then(
       (r) => {
+        const sum = list(r)[4];
+        if (typeof sum === 'number') this.clusterReceivers = sum;
         if (this.w.state !== 'idle' || this.loading) return;
         const [lease, ss, off, ep] = list(r).map(str);
         // Behind what Redis had at the last heartbeat (an update message was lost), or data reset.

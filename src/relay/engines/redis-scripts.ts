@@ -1,5 +1,5 @@
 /**
- * The Redis engine's Lua scripts. Every script gets the same eight keys of one channel, all
+ * The Redis engine's Lua scripts. Every script gets the same nine keys of one channel, all
  * under the channel's hash tag (Redis Cluster puts them in one slot):
  *
  *   1 meta    hash: off (update offset), ep (channel epoch), hs (has state), lf/ln (first/next
@@ -12,6 +12,7 @@
  *   6 deltas  list: DeltaPixels frames applied since `pic`
  *   7 log     stream: log records, entry id "<offset+1>-0", field d = the encoded record
  *   8 fence   string: the fencing token counter (INCR)
+ *   9 rc      hash: node id → "<receivers>:<expires at ms>", refreshed by each node's heartbeat
  *
  * Only Redis 7.0 commands (SPUBLISH included), so Valkey runs them too.
  */
@@ -137,13 +138,25 @@ return {1, v}
 
 /**
  * Heartbeat of the writer: extends the lease when it is still this one's, and the lifetime of
- * the channel's data. ARGV: lease value, lease ms, data ttl ms.
+ * the channel's data; records this node's receiver count and returns the cluster's ({ok, sum}).
+ * ARGV: lease value, lease ms, data ttl ms, node id, receivers here, now.
  */
 export const RENEW_SCRIPT = `
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+local function receivers(key, node, count, now, ttl)
+  redis.call('HSET', key, node, count .. ':' .. (now + ttl))
+  redis.call('PEXPIRE', key, ttl)
+  local all = redis.call('HGETALL', key)
+  local sum = 0
+  for i = 1, #all, 2 do
+    local c, exp = string.match(all[i + 1], '^(%d+):(%d+)$')
+    if c == nil or tonumber(exp) < now then redis.call('HDEL', key, all[i]) else sum = sum + tonumber(c) end
+  end
+  return sum
+end
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0, 0} end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 for i = 1, 8 do if i ~= 2 then redis.call('PEXPIRE', KEYS[i], ARGV[3]) end end
-return 1
+return {1, receivers(KEYS[9], ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[2]))}
 `;
 
 /**
@@ -162,11 +175,27 @@ return 1
 /**
  * Heartbeat of a node without the lease: who holds it, since when, the offset and channel epoch.
  * A node still serving the channel keeps its data alive (ARGV[1]: data ttl ms), as the in-memory
- * engine keeps a channel while anyone is connected.
+ * engine keeps a channel while anyone is connected, and records its receiver count (ARGV: node
+ * id, receivers here, now, entry ttl ms); the last element is the cluster's count.
  */
 export const PEEK_SCRIPT = `
-if ARGV[1] then for i = 1, 8 do if i ~= 2 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end end end
-return {redis.call('GET', KEYS[2]) or '', redis.call('HGET', KEYS[1], 'ss') or '0', redis.call('HGET', KEYS[1], 'off') or '0', redis.call('HGET', KEYS[1], 'ep') or ''}
+local function receivers(key, node, count, now, ttl)
+  redis.call('HSET', key, node, count .. ':' .. (now + ttl))
+  redis.call('PEXPIRE', key, ttl)
+  local all = redis.call('HGETALL', key)
+  local sum = 0
+  for i = 1, #all, 2 do
+    local c, exp = string.match(all[i + 1], '^(%d+):(%d+)$')
+    if c == nil or tonumber(exp) < now then redis.call('HDEL', key, all[i]) else sum = sum + tonumber(c) end
+  end
+  return sum
+end
+local sum = 0
+if ARGV[1] then
+  for i = 1, 8 do if i ~= 2 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end end
+  sum = receivers(KEYS[9], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
+end
+return {redis.call('GET', KEYS[2]) or '', redis.call('HGET', KEYS[1], 'ss') or '0', redis.call('HGET', KEYS[1], 'off') or '0', redis.call('HGET', KEYS[1], 'ep') or '', sum}
 `;
 
 export const SCRIPTS = {
