@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { encodeDelta } from '../../src/protocol/delta-codec.js';
 import { TestPeer } from '../support/relay-harness.js';
 import { Cluster, eventually, getJson } from './cluster-harness.js';
 import type { Node } from './cluster-harness.js';
@@ -95,6 +96,29 @@ describe('cluster: shared state across relay nodes (redis engine)', () => {
         late.close();
       }
     }, 10_000, 'keyframe on B');
+    // Deltas (more than the 32 stored before a whole picture is stored again) reach live
+    // receivers elsewhere, and a late joiner gets the current picture as one keyframe.
+    const live = await TestPeer.connect(`${c.url}/stream/pic`);
+    await live.next('keyframe', 10_000);
+    let cur = rgba;
+    for (let i = 1; i <= 40; i++) {
+      const next = cur.slice();
+      next[i % next.length] = i;
+      src.send({ kind: 'delta-pixels', width: 2, height: 2, data: encodeDelta(cur, next) });
+      cur = next;
+    }
+    await live.until(() => live.messages('delta-pixels').length === 40, 10_000, '40 deltas on C');
+    const expected = cur;
+    await eventually(async () => {
+      const late = await TestPeer.connect(`${b.url}/stream/pic`);
+      try {
+        const k = await late.next('keyframe', 2000);
+        return Buffer.from(k.data).equals(Buffer.from(expected));
+      } finally {
+        late.close();
+      }
+    }, 10_000, 'the current picture on B');
+    live.close();
     src.close();
   });
 
