@@ -111,8 +111,6 @@ export class RedisEngine implements Engine {
   private readonly proxies = new Map<number, { node: string; receiver: number }>();
   private nextProxy = 0;
   private readonly pending = new Set<Promise<void>>();
-  /** Commands sent to Redis (for benchmarks and tests). */
-  commands = 0;
 
   private constructor(
     readonly nodeId: string,
@@ -192,7 +190,6 @@ export class RedisEngine implements Engine {
 
   /** Runs a script by its SHA, loading it on NOSCRIPT. */
   async run(script: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<Reply> {
-    this.commands++;
     try {
       return await this.raw.sendCommand<Reply>(['EVALSHA', this.shas.get(script)!, String(keys.length), ...keys, ...args]);
     } catch (e) {
@@ -200,14 +197,12 @@ export class RedisEngine implements Engine {
         this.noteFailure(e);
         throw e;
       }
-      this.commands++;
       return this.raw.sendCommand<Reply>(['EVAL', SCRIPTS[script], String(keys.length), ...keys, ...args]);
     }
   }
 
   /** Fire-and-forget publish on a sharded channel. */
   publish(channel: string, message: Buffer): void {
-    this.commands++;
     this.raw.sendCommand(['SPUBLISH', channel, message]).catch((e: unknown) => this.noteFailure(e));
   }
 
@@ -218,7 +213,6 @@ export class RedisEngine implements Engine {
   /** The engine epoch: created when missing (a fresh or flushed Redis); a change resyncs everything. */
   async checkEpoch(): Promise<void> {
     const key = `${this.options.prefix}:epoch`;
-    this.commands += 2;
     await this.raw.sendCommand(['SET', key, randomUUID(), 'NX']);
     const value = str(await this.raw.sendCommand<Reply>(['GET', key]));
     this.redisDown = false;
