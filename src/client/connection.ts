@@ -161,7 +161,8 @@ export class Connection extends Emitter<ConnectionEvents> {
         return;
       }
       if (this.options.reconnect === false) {
-        this.stopped = true;
+        // Not silent either: the owner learns that this connection ended for good.
+        this.fail(new ConnectionRefusedError(ev.code, `${ev.reason || 'connection closed'}; reconnect is off`));
         return;
       }
       this.scheduleRetry(ev.code, ev.reason, wasConnected);
