@@ -2,8 +2,8 @@
 // does next; refusals retrying cannot fix stop for good; backoff grows while the relay refuses.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ClientError, ClosedError, ConnectionError, ConnectionRefusedError, source, subscribe } from '../../src/client/index.js';
-import type { StateChange } from '../../src/client/index.js';
+import { ClosedError, ConnectionError, ConnectionRefusedError, source, subscribe } from '../../src/client/index.js';
+import type { StateChange , ClientError} from '../../src/client/index.js';
 import { SluiceError } from '../../src/protocol/errors.js';
 import { startTestRelay } from '../support/relay-harness.js';
 import { until } from '../support/wait.js';
