@@ -76,6 +76,8 @@ export abstract class Endpoint<E extends EndpointEvents> extends Emitter<E> {
   protected readonly conn: Connection;
   /** Welcomed on the current connection. */
   protected welcomed = false;
+  /** close() was called. */
+  protected closing = false;
   private resolveClosed!: (e: ClientError | undefined) => void;
   private readonly waiters = new Set<{ test: () => boolean; resolve: () => void; reject: (e: Error) => void }>();
   private readonly ev = this as unknown as Emitter<EndpointEvents>;
@@ -194,6 +196,7 @@ export abstract class Endpoint<E extends EndpointEvents> extends Emitter<E> {
   protected async closeEndpoint(flush?: () => void): Promise<void> {
     if (this.connectionState === 'closed' || this.connectionState === 'refused') return this.conn.close();
     flush?.();
+    this.closing = true;
     const done = this.conn.close();
     this.end('closed', new ClosedError(this.role === 'source' ? 'source' : 'view'));
     await done;

@@ -12,7 +12,7 @@ import { DeltaEncoder } from '../protocol/delta-codec.js';
 import type { InputEvent } from '../protocol/inputs.js';
 import type { LogStreamName } from '../protocol/control.js';
 import { diffStates } from '../protocol/merge-patch.js';
-import { encodeMessage } from '../protocol/message.js';
+import { decodeMessage, encodeMessage } from '../protocol/message.js';
 import type { Message } from '../protocol/message.js';
 import { compileSelect, projectState } from '../protocol/select.js';
 import type { SelectTree } from '../protocol/select.js';
@@ -43,6 +43,8 @@ export interface SourceOptions<T extends object> extends ConnectionOptions {
   maxConcurrentCalls?: number;
   /** Bound of the unacknowledged log buffer (bytes). Default 64 MiB. See `log()`. */
   maxUnackedLogBytes?: number;
+  /** How long `close()` waits for unacknowledged log records (ms). Default 5000. */
+  closeTimeoutMs?: number;
 }
 
 export type RpcHandler = (params: JsonValue | undefined, sender: number) => JsonValue | undefined | Promise<JsonValue | undefined>;
@@ -189,8 +191,22 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
     return () => this.rpc.delete(method);
   }
 
-  /** Sends any frame as is (audio, custom media…). Returns false when not live. Use `log()` for log records. */
+  /**
+   * Sends any frame as is (audio, custom media…). Returns false when not live. A LogRecord goes
+   * through `log()` (it gets the next producer sequence number and is acked) and returns true.
+   */
   publishFrame(frame: Message | Uint8Array): boolean {
+    if (frame instanceof Uint8Array ? frame[0] === FrameType.LogRecord && (frame[1]! & Flag.Input) === 0 : frame.kind === 'log-record') {
+      let m: Message;
+      try {
+        m = frame instanceof Uint8Array ? decodeMessage(frame) : frame;
+      } catch {
+        return false;
+      }
+      if (m.kind !== 'log-record') return false;
+      this.appendLog(m.stream, m.data, m.time);
+      return true;
+    }
     return this.sendLive(frame instanceof Uint8Array ? frame : encodeMessage({ seq: this.nextSeq(), timestamp: Date.now() >>> 0, ...frame }));
   }
 
@@ -216,9 +232,12 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
    * second) says how many: a stuck relay costs old lines, never the app's memory or liveness.
    */
   log(stream: LogStreamName, data: Uint8Array | string): void {
-    const bytes = typeof data === 'string' ? utf8Encode(data) : data;
+    this.appendLog(stream, typeof data === 'string' ? utf8Encode(data) : data, Date.now());
+  }
+
+  private appendLog(stream: LogStreamName, bytes: Uint8Array, time: number): void {
     const seq = ++this.logSeq;
-    const frame = encodeMessage({ kind: 'log-record', offset: seq, time: Date.now(), stream, data: bytes, seq: this.nextSeq(), timestamp: Date.now() >>> 0 });
+    const frame = encodeMessage({ kind: 'log-record', offset: seq, time, stream, data: bytes, seq: this.nextSeq(), timestamp: Date.now() >>> 0 });
     const live = this.sendLive(frame);
     if (live && !this.relayAcks) {
       // A relay without acknowledgements: nothing to wait for.
@@ -263,8 +282,19 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
     this.conn.send(encodeFrame({ type: FrameType.SignalDiff, seq: this.nextSeq(), timestamp: Date.now() >>> 0 }, utf8Encode(JSON.stringify(diff))));
   }
 
-  /** Sends pending changes, then closes; resolves once the connection has closed. */
-  close(): Promise<void> {
+  /**
+   * Sends pending changes, waits (up to `closeTimeoutMs`, default 5000) until the relay has every
+   * log record written so far, then closes; resolves once the connection has closed. Records still
+   * unacknowledged at the deadline are reported as an `error` (LogAckTimeoutError) — not silently lost.
+   */
+  async close(): Promise<void> {
+    if (this.unacked.length > 0 && !this.closing && (this.connectionState === 'live' || this.connectionState === 'connecting' || this.connectionState === 'reconnecting')) {
+      try {
+        await this.logsAcked(this.options.closeTimeoutMs ?? 5000);
+      } catch (e) {
+        if (e instanceof LogAckTimeoutError) this.report(e);
+      }
+    }
     if (this.throttleTimer !== undefined) clearTimeout(this.throttleTimer);
     return this.closeEndpoint(() => this.flush());
   }

@@ -292,6 +292,7 @@ export class StreamView<T = JsonObject> extends Endpoint<StreamViewEvents<T>> {
 
   protected override onDisconnect(): void {
     this.sourceOnline = false;
+    if (this.closing) return; // onEnd settles every call as closed
     // Calls already sent went to a connection that is gone: their results can never arrive.
     for (const [id, c] of this.rpcCalls) {
       if (c.unsent) continue;

@@ -50,13 +50,17 @@ describe('client source logs', () => {
   it('logsAcked() rejects with a typed error on timeout and on close', async (t) => {
     const fake = await FakeRelay.start((c) => c.welcome('source', { logAcked: 0 }));
     t.after(() => fake.close());
-    const src = source(`${fake.url}/source/logs`);
+    const src = source(`${fake.url}/source/logs`, { closeTimeoutMs: 150 });
+    const errors: ClientError[] = [];
+    src.on('error', (e) => errors.push(e));
     await src.when.online();
     src.log('stdout', 'never acked');
     await assert.rejects(src.logsAcked(100), (e: unknown) => e instanceof LogAckTimeoutError && e.code === 'client/log-ack-timeout' && e.unacked === 1);
     const pending = assert.rejects(src.logsAcked(5000), (e: unknown) => e instanceof ClientError && e.code === 'client/closed');
+    // close() waits for the acks up to closeTimeoutMs, then says what it could not deliver.
     await src.close();
     await pending;
+    assert.ok(errors.some((e) => e instanceof LogAckTimeoutError), 'close() reported the unacked record');
   });
 
   it('the unacked buffer is bounded: the oldest records go, with an error event and a count', async (t) => {
