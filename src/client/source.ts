@@ -460,7 +460,8 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
         this.notifyScheduled = false;
         const paths = [...this.changed];
         this.changed = new Set();
-        if (paths.length > 0) this.emit('change', { state: this.get(), paths });
+        // get() copies the state: only when someone listens.
+        if (paths.length > 0 && this.listenerCount('change') > 0) this.emit('change', { state: this.get(), paths });
       });
     }
     this.schedule();
