@@ -8,7 +8,7 @@ export { subscribe, StreamView } from './stream-view.js';
 export type { SubscribeOptions, StreamViewEvents, ChangeEvent, PixelFrame, ImageFrame, LogRecordEvent, TruncationInfo } from './stream-view.js';
 export type { ConnectionState, StateChange, Welcome, EndpointEvents } from './endpoint.js';
 export { compose, Derived } from './compose.js';
-export type { Readable } from './compose.js';
+export type { Readable, DerivedEvents } from './compose.js';
 export { inputs } from './input-helpers.js';
 export type { BackoffOptions } from './backoff.js';
 export type { ConnectionOptions } from './connection.js';

@@ -114,5 +114,14 @@ describe('client source values', () => {
     await until(() => sum.get().total === 22, 3000, 'recomputed from the view');
     assert.deepEqual(paths.at(-1), ['total']);
     sum.close();
+    // A derive that throws or yields non-JSON is an error event, never an uncaught error later.
+    const bad = compose({ a }, ({ a }) => ({ ratio: a.n === 3 ? NaN : a.n }));
+    const errors: unknown[] = [];
+    bad.on('error', (e) => errors.push(e));
+    a.state.n = 3;
+    await until(() => errors.length === 1, 2000, 'derive error reported');
+    assert.ok(errors[0] instanceof InvalidValueError);
+    assert.deepEqual(bad.get(), { ratio: 2 }, 'the last good value stays');
+    bad.close();
   });
 });
