@@ -22,7 +22,7 @@ import { withParam } from './connection.js';
 import type { ConnectionOptions } from './connection.js';
 import { Endpoint } from './endpoint.js';
 import type { EndpointEvents, Welcome } from './endpoint.js';
-import { InvalidValueError, LogAckTimeoutError, LogOverflowError } from './errors.js';
+import { InvalidValueError, LogAckTimeoutError, LogOverflowError, RelayError } from './errors.js';
 import { cloneJson, toJsonValue } from './json-value.js';
 
 export interface SourceOptions<T extends object> extends ConnectionOptions {
@@ -339,6 +339,12 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
       this.emit('input', { event: m.event, sender });
       if (m.event.input === 'action') this.emit('action', { action: m.event.action, sender });
     } else if (m.kind === 'rpc-call') this.onCall(m.call.id, m.call.method, m.call.params, sender, bytes);
+    else if (m.kind === 'error') {
+      // A non-fatal refusal of something we sent. A DeltaPixels with no base picture at the relay
+      // (4400) asks for a keyframe: the next publishPixels sends one.
+      if (m.error.code === CloseCode.BadFrame) this.pixelEncoder?.reset();
+      this.report(new RelayError(m.error.code, m.error.message));
+    }
   }
 
   // ------------------------------------------------------------------ internals

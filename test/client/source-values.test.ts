@@ -125,3 +125,29 @@ describe('client source values', () => {
     bad.close();
   });
 });
+
+describe('client source relay errors', () => {
+  it('an Error frame from the relay is an error event; a 4400 makes the next picture a keyframe', async (t) => {
+    const { FakeRelay } = await import('./fake-relay.js');
+    const fake = await FakeRelay.start((c) => c.welcome('source'));
+    t.after(() => fake.close());
+    const src = source(`${fake.url}/source/px`, { mode: 'pixel' });
+    t.after(() => src.close());
+    const errors: unknown[] = [];
+    src.on('error', (e) => errors.push(e));
+    await src.when.online();
+    const c = await fake.connection(0);
+    const img = new Uint8Array(4 * 4 * 4);
+    src.publishPixels(4, 4, img);
+    img[0] = 1;
+    src.publishPixels(4, 4, img);
+    c.send({ kind: 'error', error: { code: 4400, name: 'BadFrame', message: 'no base picture: send a keyframe' } });
+    await until(() => errors.length === 1, 2000, 'error event');
+    assert.equal((errors[0] as { code: string }).code, 'relay/BadFrame');
+    img[1] = 1;
+    src.publishPixels(4, 4, img);
+    const types = () => c.received.map((b) => b[0]).filter((x) => x === 0x01 || x === 0x03);
+    await until(() => types().length === 3, 2000, 'three pictures');
+    assert.deepEqual(types(), [0x01, 0x03, 0x01], 'keyframe, delta, then a keyframe again');
+  });
+});
