@@ -3,7 +3,6 @@
 // the relay, and release it on unmount.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +49,8 @@ describe('react binding in a browser', () => {
       logLevel: 'silent',
     });
     const js = bundle.outputFiles[0]!.text;
-    const route = (req: IncomingMessage, res: ServerResponse) => {
+    // Typed by what it uses, so it fits the relay's HTTP route type whichever transport types it.
+    const route = (req: { url?: string | undefined }, res: { writeHead(status: number, headers?: Record<string, string>): unknown; end(body?: string): unknown }) => {
       if (req.url === '/app.js') {
         res.writeHead(200, { 'content-type': 'text/javascript' });
         res.end(js);
