@@ -30,18 +30,23 @@ describe('client source logs', () => {
     await until(() => src.unackedLogs === 1, 2000, 'two acked');
     assert.equal(src.logAckedSeq, 2);
     const acked = src.logsAcked(5000);
+    let settled = false;
+    void acked.then(() => (settled = true));
+    // Written while disconnected (the state event is synchronous with the close).
+    const off = src.on('state', ({ current }) => {
+      if (current !== 'reconnecting') return;
+      off();
+      src.log('stdout', 'd');
+    });
     c0.close(1001, 'restart');
-    await until(() => src.connectionState === 'reconnecting', 2000, 'disconnected');
-    src.log('stdout', 'd'); // written while disconnected
     const c1 = await fake.connection(1);
     assert.equal(c1.query.get('producer'), c0.query.get('producer'), 'the producer id is stable across reconnects');
     await until(() => c1.messages('log-record').length === 2, 2000, 'resent');
     assert.deepEqual(records(c1.messages('log-record')), ['3:{"status":"running"}', '4:d']);
-    let settled = false;
-    void acked.then(() => (settled = true));
+    assert.equal(settled, false);
     c1.logAck(3);
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(settled, true, 'everything written before logsAcked() was called is acked');
+    await until(() => settled, 2000, 'everything written before logsAcked() was called is acked');
+    assert.equal(src.unackedLogs, 1);
     c1.logAck(4);
     await src.logsAcked(1000);
     assert.equal(src.unackedLogs, 0);
