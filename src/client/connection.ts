@@ -137,7 +137,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       if (bytes[0] === FrameType.Batch && bytes.length >= 16 && (bytes[1]! & 0x01) === 0) {
         let frames: Uint8Array[];
         try {
-          frames = splitBatch(bytes.subarray(16), { maxPayload: 1 << 30 });
+          frames = splitBatch(bytes.subarray(16), { maxPayload: 1 << 30, maxJsonPayload: 1 << 30 });
         } catch {
           this.emit('message', bytes); // let the consumer report the bad frame
           return;

@@ -225,7 +225,8 @@ export abstract class Endpoint<E extends EndpointEvents> extends Emitter<E> {
     }
     let m: Message;
     try {
-      m = decodeMessage(bytes, { maxPayload: 1 << 30 });
+      // What the relay sends is bounded by the relay; a merged state may exceed the 1 MiB default.
+      m = decodeMessage(bytes, { maxPayload: 1 << 30, maxJsonPayload: 1 << 30 });
     } catch (e) {
       this.report(new BadFrameError(`undecodable frame from the relay: ${(e as Error).message}`, { cause: e }));
       return;
