@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { HEADER_SIZE, writeHeader } from '../../src/protocol/header.js';
 
 export interface RawWsOptions {
   /** Request path and query (default `/`). */
@@ -275,3 +276,46 @@ export const GARBAGE: readonly Garbage[] = [
 
 /** Frames that violate nothing, to check the connection is still usable after an ending. */
 export const goodClose = () => buildFrame({ opcode: Opcode.Close, payload: closePayload(1000) });
+
+// ---------------------------------------------------------------- hostile Sluice payloads
+
+/** One Sluice message: a 16-byte header of `type`/`flags` and `payload` as is (no validation). */
+export function sluiceFrame(type: number, payload: Uint8Array, flags = 0): Buffer {
+  const out = Buffer.alloc(HEADER_SIZE + payload.length);
+  writeHeader(out, 0, { type, flags, seq: 0, timestamp: 0, width: 0, height: 0, length: payload.length });
+  out.set(payload, HEADER_SIZE);
+  return out;
+}
+
+/** `{"k":{"k":…1…}}`: a JSON object nested as deep as fits in `bytes` (or exactly `depth` deep). */
+export function deepJson(bytes: number, options: { key?: string; depth?: number } = {}): Buffer {
+  const open = `{"${options.key ?? 'a'}":`;
+  const depth = options.depth ?? Math.max(1, Math.floor((bytes - 1) / (open.length + 1)));
+  return Buffer.from(open.repeat(depth) + '1' + '}'.repeat(depth));
+}
+
+/** A flat, valid JSON object with as many small fields as fit in `bytes`: `{"k0":0,"k1":1,…}`. */
+export function wideJson(bytes: number): Buffer {
+  const parts: string[] = [];
+  let size = 2;
+  for (let i = 0; ; i++) {
+    const field = `"k${i}":${i}`;
+    if (size + field.length + 1 > bytes) break;
+    parts.push(field);
+    size += field.length + 1;
+  }
+  return Buffer.from(`{${parts.join(',')}}`);
+}
+
+/** A JSON object of `bytes` bytes whose only flaw is an invalid UTF-8 sequence (c3 28) at the very end. */
+export function invalidUtf8Json(bytes: number): Buffer {
+  const b = Buffer.alloc(Math.max(bytes, 12), 0x78);
+  b.write('{"a":"', 0, 'latin1');
+  b[b.length - 4] = 0xc3;
+  b[b.length - 3] = 0x28;
+  b.write('"}', b.length - 2, 'latin1');
+  return b;
+}
+
+/** State keys that must stay data (never reach a prototype). */
+export const PROTO_STATE = '{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":2}},"prototype":{"x":3},"ok":1}';
