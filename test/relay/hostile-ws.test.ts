@@ -7,15 +7,11 @@ import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { CLOSE_CODES } from '../../src/protocol/close-codes.js';
 import { TestPeer, sleep, spawnGuardedRelay } from '../support/relay-harness.js';
 import type { SpawnedRelay } from '../support/relay-harness.js';
 import { rng } from '../support/rng.js';
-import { GARBAGE, RawWs } from '../support/ws-garbage.js';
+import { DOCUMENTED_CLOSE_CODES, GARBAGE, RawWs } from '../support/ws-garbage.js';
 import type { Ending } from '../support/ws-garbage.js';
-
-/** Close codes a client may legitimately see: the Sluice table plus the RFC 6455 ones a socket layer uses. */
-export const DOCUMENTED_CLOSE_CODES = new Set([...CLOSE_CODES.map((c) => c.code), 1000, 1002, 1005, 1006, 1007, 1009, 1011]);
 
 const JWT_SECRET = 'x';
 const EURO_NAME = '€'.repeat(64);

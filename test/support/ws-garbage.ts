@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { CLOSE_CODES } from '../../src/protocol/close-codes.js';
 import { HEADER_SIZE, writeHeader } from '../../src/protocol/header.js';
 
 export interface RawWsOptions {
@@ -42,6 +43,9 @@ export interface FrameSpec {
   /** Forces the 16- or 64-bit length encoding even when a shorter one would do. */
   lengthEncoding?: 7 | 16 | 64;
 }
+
+/** Close codes a client may legitimately see: the Sluice table plus the RFC 6455 ones a socket layer uses. */
+export const DOCUMENTED_CLOSE_CODES: ReadonlySet<number> = new Set([...CLOSE_CODES.map((c) => c.code), 1000, 1002, 1005, 1006, 1007, 1009, 1011]);
 
 export const Opcode = { Continuation: 0x0, Text: 0x1, Binary: 0x2, Close: 0x8, Ping: 0x9, Pong: 0xa } as const;
 
