@@ -9,17 +9,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
-import WebSocket from 'ws';
 import { FrameType } from '../../src/protocol/frame-codes.js';
-import { decodeMessage, encodeMessage, splitBatch } from '../../src/protocol/message.js';
-import type { Message } from '../../src/protocol/message.js';
-import { applyDiff } from '../../src/protocol/merge-patch.js';
+import { encodeMessage } from '../../src/protocol/message.js';
 import type { JsonObject } from '../../src/protocol/utf8.js';
 import { message } from '../support/arbitraries.js';
 import { rng } from '../support/rng.js';
 import { TestPeer, sleep, spawnGuardedRelay } from '../support/relay-harness.js';
 import type { SpawnedRelay } from '../support/relay-harness.js';
-import { DOCUMENTED_CLOSE_CODES, GARBAGE, PROTO_STATE, RawWs, deepJson, sluiceFrame } from '../support/ws-garbage.js';
+import { DOCUMENTED_CLOSE_CODES, GARBAGE, PROTO_STATE, RawWs, StrictWatcher, deepJson, mutate, sluiceFrame } from '../support/ws-garbage.js';
 import type { Ending } from '../support/ws-garbage.js';
 
 const JWT_SECRET = 'x';
@@ -29,105 +26,6 @@ const RELAY_ARGS = ['--auth', 'jwt', '--jwt-secret', JWT_SECRET, '--allowed-orig
 
 const token = () =>
   new SignJWT({ publish: ['*'], subscribe: ['*'] }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
-
-/**
- * A receiver that decodes every frame strictly (decodeMessage with default limits; Batches split
- * and each part decoded) and records anything it cannot decode as a bad frame the relay forwarded.
- * It reconnects when closed, recording the close code.
- */
-class StrictWatcher {
-  readonly bad: string[] = [];
-  readonly closeCodes: number[] = [];
-  state: JsonObject = {};
-  frames = 0;
-  private ws: WebSocket | undefined;
-  private stopped = false;
-
-  constructor(
-    private readonly url: string,
-    private readonly headers: Record<string, string>,
-  ) {}
-
-  async start(): Promise<void> {
-    const ws = new WebSocket(this.url, { headers: this.headers, maxPayload: 64 * 1024 * 1024 });
-    this.ws = ws;
-    ws.binaryType = 'nodebuffer';
-    ws.on('error', () => {});
-    ws.on('message', (data: Buffer, isBinary) => this.onMessage(data, isBinary));
-    ws.on('close', (code) => {
-      this.closeCodes.push(code);
-      if (!this.stopped) setTimeout(() => void this.start().catch(() => {}), 50);
-    });
-    await new Promise<void>((resolve) => {
-      ws.once('open', () => resolve());
-      ws.once('close', () => resolve());
-    });
-  }
-
-  private onMessage(data: Buffer, isBinary: boolean): void {
-    this.frames++;
-    if (!isBinary) {
-      this.bad.push(`text message ${JSON.stringify(data.toString().slice(0, 60))}`);
-      return;
-    }
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
-    let parts: Uint8Array[] = [bytes];
-    try {
-      if (bytes[0] === FrameType.Batch) parts = splitBatch(bytes.subarray(16));
-      for (const part of parts) this.apply(decodeMessage(part));
-    } catch (e) {
-      this.bad.push(`${(e as Error).message}: ${Buffer.from(bytes.subarray(0, 24)).toString('hex')}…(${bytes.length} bytes)`);
-    }
-  }
-
-  private apply(m: Message): void {
-    if (m.kind === 'signal-sync') this.state = m.state;
-    else if (m.kind === 'signal-diff') this.state = applyDiff(this.state, m.diff);
-  }
-
-  async until(pred: () => boolean, ms: number, what: string): Promise<void> {
-    const end = Date.now() + ms;
-    while (!pred()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await sleep(10);
-    }
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.ws?.terminate();
-  }
-}
-
-/** Mutates an encoded frame: byte flips, truncation, lying length, another type, random flags, or noise. */
-function mutate(buf: Uint8Array, rand: () => number): Uint8Array | string {
-  const op = rand();
-  const out = buf.slice();
-  const view = new DataView(out.buffer);
-  if (op < 0.2) return out; // valid, unmutated
-  if (op < 0.4) {
-    for (let k = 1 + ((rand() * 3) | 0); k > 0; k--) out[(rand() * out.length) | 0] = (rand() * 256) | 0;
-    return out;
-  }
-  if (op < 0.5) return out.slice(0, (rand() * out.length) | 0);
-  if (op < 0.6 && out.length >= 16) {
-    view.setUint32(12, rand() < 0.5 ? (rand() * 0xffffffff) >>> 0 : Math.max(0, out.length - 16 + ((rand() * 9) | 0) - 4), true);
-    return out;
-  }
-  if (op < 0.7 && out.length >= 16) {
-    const types = Object.values(FrameType) as number[];
-    out[0] = types[(rand() * types.length) | 0]!;
-    return out;
-  }
-  if (op < 0.78 && out.length >= 16) {
-    out[1] = (rand() * 256) | 0;
-    return out;
-  }
-  if (op < 0.85) return Uint8Array.from({ length: (rand() * 40) | 0 }, () => (rand() * 256) | 0);
-  if (op < 0.9) return 'garbage text';
-  // Two frames glued together, or a frame with trailing bytes.
-  return Uint8Array.from([...out, ...out.subarray(0, (rand() * out.length) | 0)]);
-}
 
 async function setUp(t: { after(fn: () => unknown): void; diagnostic(s: string): void }) {
   // Registered first so that it runs first, whatever the relay guard's hook throws.
