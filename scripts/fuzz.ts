@@ -74,6 +74,7 @@ const stats = {
   hangs: [] as string[],
   longestHealthzMs: 0,
   longestGoodGapMs: 0,
+  fuzzerLagMs: 0,
   undocumented: new Map<number, number>(),
   wrongRefusals: new Map<string, number>(),
 };
@@ -134,6 +135,7 @@ async function startLive(): Promise<Live> {
   }
   const l: Live = { relay, src, watchers, good, n: 0, lastGood: performance.now(), lastHealthz: performance.now(), timers: [], hangOpen: false };
   let seen = -1;
+  let lastTick = performance.now();
   l.timers.push(
     setInterval(() => {
       if (src.readyState === src.OPEN) src.send(encodeMessage({ kind: 'signal-diff', diff: { n: ++l.n } }));
@@ -156,8 +158,11 @@ async function startLive(): Promise<Live> {
         .catch(() => {});
     }, 250),
     setInterval(() => {
-      if (relay.exit) return;
       const now = performance.now();
+      // This process's own event-loop lag: a hang seen while it is large may be the fuzzer's, not the relay's.
+      stats.fuzzerLagMs = Math.max(stats.fuzzerLagMs, now - lastTick - 100);
+      lastTick = now;
+      if (relay.exit) return;
       const silent = Math.max(now - l.lastHealthz, now - l.lastGood);
       if (silent > HANG_MS && !l.hangOpen) {
         l.hangOpen = true;
@@ -397,6 +402,7 @@ const rows: Array<[string, string]> = [
   ['hangs (> 2 s silent)', String(stats.hangs.length)],
   ['longest /healthz', `${stats.longestHealthzMs.toFixed(0)} ms`],
   ['longest good-channel gap', `${stats.longestGoodGapMs.toFixed(0)} ms`],
+  ['fuzzer event-loop max lag', `${stats.fuzzerLagMs.toFixed(0)} ms (hangs shorter than this may be the fuzzer's own)`],
   ['16 MiB-class deep JSON diff', bigDeep],
   ['good channel flowing at end', goodAtEnd ? 'yes' : 'NO'],
   ['bad frames forwarded', String(badFrames.length)],
