@@ -137,7 +137,7 @@ export class TestPeer {
         if (bytes[0] === 0xa9 && bytes.length > 16) {
           this.batches++;
           try {
-            parts = splitBatch(bytes.subarray(16), { maxPayload: 64 * 1024 * 1024 });
+            parts = splitBatch(bytes.subarray(16), { maxPayload: 64 * 1024 * 1024, maxJsonPayload: 64 * 1024 * 1024 });
           } catch {
             parts = [bytes];
           }
@@ -145,7 +145,7 @@ export class TestPeer {
         for (const part of parts) {
           let message: Message | undefined;
           try {
-            message = decodeMessage(part, { maxPayload: 64 * 1024 * 1024 });
+            message = decodeMessage(part, { maxPayload: 64 * 1024 * 1024, maxJsonPayload: 64 * 1024 * 1024 });
           } catch {
             message = undefined;
           }
