@@ -68,6 +68,8 @@ export function onFatal(target: LinkTarget, fn: (reason: string) => void): () =>
     target.on('state', (s: { current?: string; error?: unknown }) => {
       if (s?.current === 'refused') fire(s.error ?? target.error);
     }),
+    // A bare Connection reports it as `refused`.
+    target.on('refused', (e: unknown) => fire(e)),
   ];
   if (target.error !== undefined) queueMicrotask(() => fire(target.error));
   return () => offs.forEach((off) => off());
