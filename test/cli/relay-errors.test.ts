@@ -8,9 +8,9 @@ import { deadPort, finish, sluice } from './cli-harness.js';
 const UNREACHABLE = /cannot reach relay at ws:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/;
 
 describe('CLI: relay down, refused, bad names', () => {
-  it('with the relay down, sub, sub --once, tail and tail --no-follow exit 1 with the reason after --timeout', { timeout: 60_000 }, async () => {
+  it('with the relay down, sub, sub --once, tail, tail --no-follow and pub exit 1 with the reason after --timeout', { timeout: 60_000 }, async () => {
     const env = { SLUICE_URL: `ws://127.0.0.1:${await deadPort()}` };
-    const runs = [['sub', 'counter'], ['sub', 'counter', '--once'], ['tail', 'process:x'], ['tail', 'process:x', '--no-follow'], ['sub', 'counter', '--json']].map((args) => ({
+    const runs = [['sub', 'counter'], ['sub', 'counter', '--once'], ['tail', 'process:x'], ['tail', 'process:x', '--no-follow'], ['sub', 'counter', '--json'], ['pub', 'counter', '{"a":1}']].map((args) => ({
       args,
       r: sluice([...args, '--timeout', '800'], env),
     }));
