@@ -11,13 +11,21 @@ import { until } from './cli-harness.js';
 const DEMO = fileURLToPath(new URL('../../examples/demo.ts', import.meta.url));
 
 function demo(port: number) {
-  const child = spawn(process.execPath, ['--import', 'tsx', DEMO], { env: { ...process.env, SLUICE_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so the test can end the demo and the sources it started, whatever happens.
+  const child = spawn(process.execPath, ['--import', 'tsx', DEMO], { env: { ...process.env, SLUICE_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const done = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, done, out: () => out, err: () => err };
+  const done = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(`${code ?? signal}`)));
+  const killAll = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
+  return { child, done, out: () => out, err: () => err, killAll };
 }
 
 describe('npm run demo on a taken port', () => {
@@ -26,14 +34,14 @@ describe('npm run demo on a taken port', () => {
     t.after(() => relay.child.kill('SIGKILL'));
     const port = Number(new URL(relay.http).port);
     const d = demo(port);
-    t.after(() => d.child.kill('SIGKILL'));
+    t.after(d.killAll);
     await until(() => /Dashboard: /.test(d.out()) || d.child.exitCode !== null, 30_000, 'the dashboard line').catch((e: Error) => {
       throw new Error(`${e.message}; stdout: ${d.out()}; stderr: ${d.err()}`);
     });
     assert.match(d.out(), new RegExp(`a Sluice relay is already running on port ${port}; using it`));
     assert.match(d.out(), new RegExp(`Dashboard: http://localhost:${port}/dashboard\\.html`));
     d.child.kill('SIGTERM');
-    assert.equal(await d.done, 0);
+    assert.equal(await d.done, '0', `demo exit; stderr: ${d.err()}`);
     assert.doesNotMatch(d.err(), /EADDRINUSE/);
   });
 
@@ -43,8 +51,8 @@ describe('npm run demo on a taken port', () => {
     t.after(() => other.close());
     const port = (other.address() as { port: number }).port;
     const d = demo(port);
-    t.after(() => d.child.kill('SIGKILL'));
-    assert.equal(await d.done, 1);
+    t.after(d.killAll);
+    assert.equal(await d.done, '1');
     assert.match(d.err(), new RegExp(`port ${port} is in use by something that is not a Sluice relay: GET /healthz answered HTTP 404 "nothing here"`));
     assert.doesNotMatch(d.err(), /EADDRINUSE|\n\s+at /);
   });
