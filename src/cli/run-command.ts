@@ -47,11 +47,12 @@ start — whether or not streaming worked.`,
     const timeout = timeoutMs(flags);
     const relay = relayUrl(flags);
     const say = (line: string) => process.stderr.write(`sluice run: ${line}\n`);
-    say(`streaming to process:${id} (${processPageUrl(relay, id)})`);
     const tok = token(flags);
     const p = streamProcess(relay, id, command, args, { mirror: !flags.quiet, ...(tok ? { token: tok } : {}) });
     // Signals for us are for the child; we exit when it does.
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => p.kill(sig));
+    // From here on, a signal reaches the child (scripts may wait for this line).
+    say(`streaming to process:${id} (${processPageUrl(relay, id)})`);
 
     let notStreaming: string | undefined;
     const stop = (reason: string) => {
