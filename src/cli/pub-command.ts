@@ -76,7 +76,8 @@ The channel must not have another source connected (the relay refuses with 4409)
     const tok = token(flags);
     const timeout = timeoutMs(flags);
     const url = channelUrl(flags, 'source', channel);
-    const conn = new Connection(url, { reconnect: false, ...(tok ? { token: tok } : {}) });
+    // Retries (a relay being restarted) until --timeout; the first close after connecting ends it.
+    const conn = new Connection(url, tok ? { token: tok } : {});
     const frame = isDiff ? encodeFrame({ type: FrameType.SignalDiff }, utf8Encode(JSON.stringify(body))) : encodeFrame({ type: FrameType.SignalSync, flags: Flag.Keyframe }, utf8Encode(JSON.stringify(body)));
     const result = await new Promise<{ ok: boolean; message?: string }>((resolve) => {
       const timer = setTimeout(() => void unreachableReason(url).then((why) => resolve({ ok: false, message: `${why} (gave up after ${timeout} ms; see --timeout)` })), timeout);
@@ -95,7 +96,11 @@ The channel must not have another source connected (the relay refuses with 4409)
           /* ignore frames we cannot read */
         }
       });
-      conn.on('refused', (e) => resolve({ ok: false, message: describeRefusal(e) }));
+      conn.on('refused', (e) => {
+        // An SDK told not to retry may report a failed connect (1006) as a refusal: say what stands in the way.
+        if (e.closeCode >= 4000) resolve({ ok: false, message: describeRefusal(e) });
+        else void unreachableReason(url).then((why) => resolve({ ok: false, message: why }));
+      });
       conn.on('close', (code, reason) => resolve({ ok: false, message: `connection closed (${code}${reason ? ` ${reason}` : ''})` }));
       conn.start();
     });

@@ -45,8 +45,10 @@ function isFatal(target: LinkTarget, error: unknown): boolean {
 }
 
 /**
- * True for errors that are part of a refusal: the fatal one, or the relay's Error frame that
- * precedes its close before the first Welcome. Commands report those once, as the refusal.
+ * True for errors that are part of reaching the relay: the fatal refusal, and, before the first
+ * Welcome, anything carrying a close code (the relay's Error frame that precedes its close; an
+ * SDK's "unreachable, retrying" notices). Commands report those once, as the outcome of
+ * `firstContact` / `onFatal`, instead of line by line.
  */
 export function isRefusalNotice(target: LinkTarget & { readonly welcome?: unknown }, error: unknown): boolean {
   if (target.error !== undefined && target.error === error) return true;
@@ -98,7 +100,8 @@ export function firstContact(target: LinkTarget, url: string, timeoutMs: number)
     }, timeoutMs);
     offs.push(
       target.on('error', (e: { closeCode?: unknown }) => {
-        if (typeof e?.closeCode !== 'number') return;
+        // Only the relay's own refusals (4xxx) explain anything; a failed TCP connect (1006) is probed instead.
+        if (typeof e?.closeCode !== 'number' || e.closeCode <= 4000) return;
         // A bad request stays bad however often it is retried: say so now.
         if (e.closeCode === CloseCode.BadFrame) settle({ ok: false, fatal: true, reason: describeRefusal(e) });
         else lastRefusal = e;
@@ -145,6 +148,14 @@ export async function unreachableReason(url: string, timeoutMs = 2000): Promise<
   });
   if (error) return `cannot reach relay at ${base}: ${error}`;
   return `no answer from a Sluice relay at ${base} (the port accepts connections, but no WebSocket welcome came)`;
+}
+
+/** A close event's code and reason, whether an SDK passes them as `(code, reason)` or as `({code, reason})`. */
+export function closeInfo(args: unknown[]): { code: number; reason: string } {
+  const [a, b] = args;
+  if (typeof a === 'number') return { code: a, reason: typeof b === 'string' ? b : '' };
+  const o = a as { code?: unknown; reason?: unknown } | undefined;
+  return { code: typeof o?.code === 'number' ? o.code : 0, reason: typeof o?.reason === 'string' ? o.reason : '' };
 }
 
 /** Throws a one-line error when `name` is not a valid channel name (checked before connecting). */

@@ -8,7 +8,8 @@ import { ProcessDeliveryError, streamProcess } from '../process/stream-process.j
 import type { ProcessStatus } from '../process/process-status.js';
 import { addClientOptions, relayUrl, timeoutMs, token } from './common-options.js';
 import type { ClientFlags } from './common-options.js';
-import { describeRefusal, firstContact, onFatal } from './relay-link.js';
+import { closeInfo, describeRefusal, firstContact, onFatal } from './relay-link.js';
+import type { LinkTarget } from './relay-link.js';
 
 /** The page that shows a process: `ws://h:9100` → `http://h:9100/process/{id}`. */
 export function processPageUrl(relay: string, id: string): string {
@@ -63,11 +64,13 @@ start — whether or not streaming worked.`,
     };
     onFatal(p.source, stop);
     p.source.on('error', (e) => {
-      if (p.source.error !== e) say(e.message); // fatal ones: onFatal
+      // Connection trouble (anything with a close code) is told once: by onFatal, firstContact or the close below.
+      if (notStreaming === undefined && typeof (e as { closeCode?: unknown }).closeCode !== 'number') say(e.message);
     });
     // A close the relay explains (e.g. 4409: another source holds the channel) is worth a line, once per code.
     const told = new Set<number>();
-    p.source.on('close', (code, reason) => {
+    (p.source as LinkTarget).on('close', (...args: unknown[]) => {
+      const { code, reason } = closeInfo(args);
       if (code < 4001 || told.has(code) || notStreaming !== undefined || p.source.error !== undefined) return;
       told.add(code);
       say(`the relay closed the stream: ${describeRefusal({ closeCode: code, reason })}${closeCodeInfo(code).retryable ? ' (retrying)' : ''}`);

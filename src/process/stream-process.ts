@@ -132,9 +132,12 @@ export function streamProcess(relayUrl: string, id: string, command: string, arg
   const done = ended.then(async (s) => {
     if (detached !== undefined) throw new ProcessDeliveryError(s, detached);
     const r = await Promise.race([delivery.settled(options.drainTimeoutMs ?? 10_000), stopped]);
-    await src.close();
     if (detached !== undefined) throw new ProcessDeliveryError(s, detached);
-    if (!r.ok) throw new ProcessDeliveryError(s, r.reason);
+    if (!r.ok) {
+      void src.close(); // no more waiting: `done` reports now what could not be confirmed
+      throw new ProcessDeliveryError(s, r.reason);
+    }
+    await src.close();
     return s;
   });
   // A caller that ignores `done` must not get an unhandled rejection; one that awaits it still sees it.

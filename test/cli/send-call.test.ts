@@ -14,7 +14,11 @@ describe('CLI: send and call', () => {
     const src = source(`${relay.url}/source/ctl`, { initial: { n: 0 } });
     t.after(() => src.close());
     const actions: JsonValue[] = [];
-    src.on('action', (a) => actions.push(a));
+    // `(action, sender)` or, in the newer SDK, `({action, sender})`.
+    src.on('action', (...args: unknown[]) => {
+      const a = args[0] as JsonValue;
+      actions.push(args.length === 1 && a !== null && typeof a === 'object' && 'sender' in a && 'action' in a ? (a as { action: JsonValue }).action : a);
+    });
     await src.when.online();
 
     const ok = await finish(sluice(['send', 'ctl', '{"type":"inc","by":5}'], env));
