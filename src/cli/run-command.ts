@@ -67,13 +67,14 @@ start — whether or not streaming worked.`,
       // Connection trouble (anything with a close code) is told once: by onFatal, firstContact or the close below.
       if (notStreaming === undefined && typeof (e as { closeCode?: unknown }).closeCode !== 'number') say(e.message);
     });
-    // A close the relay explains (e.g. 4409: another source holds the channel) is worth a line, once per code.
+    // A retryable close the relay explains (e.g. 4409: another source holds the channel) is worth a
+    // line, once per code; the ones that end streaming are told by onFatal.
     const told = new Set<number>();
     (p.source as LinkTarget).on('close', (...args: unknown[]) => {
       const { code, reason } = closeInfo(args);
-      if (code < 4001 || told.has(code) || notStreaming !== undefined || p.source.error !== undefined) return;
+      if (code < 4001 || !closeCodeInfo(code).retryable || told.has(code) || notStreaming !== undefined) return;
       told.add(code);
-      say(`the relay closed the stream: ${describeRefusal({ closeCode: code, reason })}${closeCodeInfo(code).retryable ? ' (retrying)' : ''}`);
+      say(`the relay closed the stream: ${describeRefusal({ closeCode: code, reason })} (retrying)`);
     });
     void firstContact(p.source, `${relay}/source/${encodeURIComponent(`process:${id}`)}`, timeout).then((c) => {
       if (!c.ok) stop(c.reason);

@@ -65,5 +65,6 @@ describe('CLI: relay down, refused, bad names', () => {
     const r = await finish(sluice(['run', '--id', 'noauth', '--', 'sh', '-c', 'sleep 0.5; exit 5'], env), 10_000);
     assert.equal(r.code, 5);
     assert.match(r.stderr, /not streaming: refused: 4401 unauthenticated/);
+    assert.equal(r.stderr.match(/4401/g)?.length, 1, `the refusal is told once: ${r.stderr}`);
   });
 });
