@@ -8,6 +8,7 @@
  * confirmed every record.
  */
 import { spawn } from 'node:child_process';
+import { SluiceError } from '../protocol/errors.js';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { source } from '../client/source.js';
 import type { Source } from '../client/source.js';
@@ -64,13 +65,13 @@ export interface StreamedProcess {
 }
 
 /** The child ended, but not every record is known to have reached the relay. */
-export class ProcessDeliveryError extends Error {
+export class ProcessDeliveryError extends SluiceError {
   constructor(
     /** How the child ended. */
     readonly status: ProcessStatus,
     readonly reason: string,
   ) {
-    super(`process ${status.status}${status.exitCode !== null ? ` (${status.exitCode})` : ''}, but its output was not all delivered: ${reason}`);
+    super('process/undelivered', `process ${status.status}${status.exitCode !== null ? ` (${status.exitCode})` : ''}, but its output was not all delivered: ${reason}`);
     this.name = 'ProcessDeliveryError';
   }
 }
