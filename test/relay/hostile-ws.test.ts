@@ -112,7 +112,9 @@ describe('hostile WebSocket frames', () => {
           const code = ws.closeCode ?? (ws.ended ? 'no close frame' : 'open');
           codes.set(String(code), (codes.get(String(code)) ?? 0) + 1);
           if (typeof code === 'number' && !DOCUMENTED_CLOSE_CODES.has(code)) wrong.push(`${g.name} (${ending}): undocumented close code ${code}`);
-          if (target.expect !== undefined && code !== target.expect) wrong.push(`${g.name} (${ending}): expected ${target.expect}, got ${code}`);
+          // A client that destroys its socket right away may do so before the refusal reaches it.
+          const cutShort = ending === 'destroy' && code === 'no close frame';
+          if (target.expect !== undefined && code !== target.expect && !cutShort) wrong.push(`${g.name} (${ending}): expected ${target.expect}, got ${code}`);
         }),
       );
       await Promise.all(runs);
