@@ -416,7 +416,7 @@ const rows: Array<[string, string]> = [
   ['16 MiB-class deep JSON diff', bigDeep],
   ['good channel flowing at end', goodAtEnd ? 'yes' : 'NO'],
   ['bad frames forwarded', String(badFrames.length)],
-  ['relay error logs (last relay)', healthy],
+  ['relay healthy, no error logs (last relay)', healthy],
   ['relay RSS before', `${rssBefore} KiB`],
   ['relay RSS after', rssAfter],
 ];
