@@ -13,7 +13,7 @@
 import { CloseCode } from '../protocol/close-codes.js';
 import { Flag } from '../protocol/frame-codes.js';
 import { HEADER_SIZE } from '../protocol/header.js';
-import { decodeMessage } from '../protocol/message.js';
+import { decodeMessage, encodeMessage } from '../protocol/message.js';
 import type { Message } from '../protocol/message.js';
 import type { WelcomeInfo } from '../protocol/control.js';
 import { readU64 } from '../protocol/control.js';
@@ -24,6 +24,8 @@ import { Emitter } from './emitter.js';
 import { BadFrameError, ClosedError, ConnectionError } from './errors.js';
 import type { ClientError } from './errors.js';
 import type { ConnectionRefusedError } from './errors.js';
+
+const HELLO = encodeMessage({ kind: 'hello', hello: { client: 'sluice-js' } });
 
 // Browsers without explicit resource management still get a usable key.
 (Symbol as { asyncDispose?: symbol }).asyncDispose ??= Symbol.for('Symbol.asyncDispose');
@@ -93,6 +95,9 @@ export abstract class Endpoint<E extends EndpointEvents> extends Emitter<E> {
     this.conn.classify = (code, reason) => this.isFatal(code, reason);
     this.conn.on('open', () => {
       this.welcomed = false;
+      // The relay sends a receiver's Welcome and catch-up once it has read the receiver's first
+      // frame (or its pong): a Hello right away gets the catch-up one round trip after opening.
+      if (this.role === 'receiver') this.conn.send(HELLO);
     });
     this.conn.on('message', (b) => this.onBytes(b));
     this.conn.on('close', (code, reason) => {
