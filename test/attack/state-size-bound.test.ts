@@ -24,6 +24,8 @@ test('a channel state grown by in-limit diffs stays within the JSON payload boun
     await late.until(() => late.received.some((r) => r.bytes[0] === 0x30), 10_000, 'catch-up sync');
     const sync = late.received.find((r) => r.bytes[0] === 0x30)!;
     const payload = sync.bytes.length - 16;
+    await sleep(500);
+    const closed = late.closeCode === undefined ? "" : ` and the joiner was then closed ${late.closeCode} ${late.closeReason}`;
     let refusedByConformingPeer = '';
     try {
       decodeMessage(sync.bytes); // default limits, as docs/protocol.md states them
@@ -33,7 +35,7 @@ test('a channel state grown by in-limit diffs stays within the JSON payload boun
     assert.equal(
       refusedByConformingPeer,
       '',
-      `source was never refused (errors to source: ${src.messages('error').length}); late joiner's SignalSync is ${payload} bytes: ${refusedByConformingPeer}`,
+      `source was never refused (errors to source: ${src.messages('error').length}); late joiner's SignalSync is ${payload} bytes${closed}: ${refusedByConformingPeer}`,
     );
     late.ws.close();
     src.ws.close();
