@@ -19,21 +19,22 @@ test('a live view sees changes to a "__proto__" member, like a late joiner', asy
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const live = subscribe<any>(`${relay.url}/stream/rk`);
   live.on('error', () => {});
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let late: ReturnType<typeof subscribe<any>> | undefined;
   try {
     await src.when.online();
     await live.when.ready();
     src.state['__proto__'] = { p: 1 };
     await sleep(300);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const late = subscribe<any>(`${relay.url}/stream/rk`);
+    late = subscribe(`${relay.url}/stream/rk`);
     late.on('error', () => {});
     await late.when.ready();
     await sleep(100);
     const want = JSON.stringify(src.get());
     assert.equal(JSON.stringify(late.value), want, 'late joiner');
     assert.equal(JSON.stringify(live.value), want, 'live view (joined before the change)');
-    await late.close();
   } finally {
+    await late?.close();
     await live.close();
     await src.close();
     await relay.close(1000);
