@@ -31,8 +31,8 @@ test('a live view sees changes to a "__proto__" member, like a late joiner', asy
     await late.when.ready();
     await sleep(100);
     const want = JSON.stringify(src.get());
-    assert.equal(JSON.stringify(late.value), want, 'late joiner');
-    assert.equal(JSON.stringify(live.value), want, 'live view (joined before the change)');
+    assert.equal(JSON.stringify(late.get()), want, 'late joiner');
+    assert.equal(JSON.stringify(live.get()), want, 'live view (joined before the change)');
   } finally {
     await late?.close();
     await live.close();
