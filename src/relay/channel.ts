@@ -113,14 +113,23 @@ export class Channel implements ChannelSink {
    */
   collectable(now: number): boolean {
     if (this.connectionCount > 0) return false;
+    // Nothing was ever published here (a receiver or /ws subscription opened it): nothing to keep.
+    if (this.empty) return true;
     const keep = this.cache.log.next > 0 ? Math.max(this.ctx.config.graceMs, this.ctx.config.logRetainMs) : this.ctx.config.graceMs;
     return now - this.sourceLeftAt > keep;
   }
 
   /** Past its grace period but kept for its log history: may be evicted when the relay is full. */
   evictable(now: number): boolean {
-    return this.connectionCount === 0 && now - this.sourceLeftAt > this.ctx.config.graceMs;
+    return this.connectionCount === 0 && (this.empty || now - this.sourceLeftAt > this.ctx.config.graceMs);
   }
+
+  /** No source ever connected and nothing is cached. */
+  private get empty(): boolean {
+    const c = this.cache;
+    return !this.hadSource && !c.hasState && c.log.next === 0 && !c.hasPicture && c.schemaFrame === undefined;
+  }
+  private hadSource = false;
 
   release(): void {
     this.engineChannel.release();
@@ -155,6 +164,7 @@ export class Channel implements ChannelSink {
 
   attachSource(peer: SourcePeer): void {
     this.source = peer;
+    this.hadSource = true;
     this.stats.connectionsTotal++;
     const log = this.cache.log;
     peer.enqueue(this.welcome(peer, { logAcked: peer.producer !== undefined && log.producer === peer.producer ? log.producerSeq : 0 }));
