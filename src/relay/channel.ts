@@ -420,14 +420,25 @@ export class Channel implements ChannelSink {
   }
 
   sourceStatus(online: boolean, since: number): void {
-    this.toAll(encodeMessage({ kind: 'source-status', status: { online, since } }));
+    this.toAll('status', encodeMessage({ kind: 'source-status', status: { online, since } }));
   }
 
-  /** Every live receiver gets this frame. */
-  private toAll(frame: Uint8Array): void {
+  /**
+   * Every live receiver gets this control frame. One that is behind keeps only the latest frame
+   * of each kind (schema, source status, stream end) and gets it when it drains, so a source that
+   * repeats them cannot grow a stalled receiver's queue.
+   */
+  private toAll(kind: 'schema' | 'status' | 'end', frame: Uint8Array): void {
     if (this.receivers.size === 0) return;
+    const hwm = this.ctx.config.receiverHighWaterBytes;
     const [batch, i] = this.fanout.share(EVERYONE, frame);
-    for (const r of this.receivers.values()) if (!r.pending) r.enqueueShared(batch, i);
+    for (const r of this.receivers.values()) {
+      if (r.pending) continue;
+      if (r.queuedBytes > hwm) {
+        r.skipShared(batch);
+        (r.pendingControl ??= new Map()).set(kind, frame);
+      } else r.enqueueShared(batch, i);
+    }
   }
 
   deliver(d: Delivery): void {
@@ -436,7 +447,7 @@ export class Channel implements ChannelSink {
         return this.statePolicy.deliver(d);
       case 'schema':
       case 'end':
-        return this.toAll(d.raw);
+        return this.toAll(d.kind, d.raw);
       case 'picture':
         if (this.receivers.size > 0) this.picturePolicy.deliver(this.receivers.values(), d.raw, false);
         return;
@@ -472,6 +483,11 @@ export class Channel implements ChannelSink {
   /** The receiver's queue went down: each policy sends what it missed while behind. */
   onReceiverDrain(r: ReceiverPeer): void {
     if (r.closed || r.pending || r.queuedBytes > this.ctx.config.receiverHighWaterBytes) return;
+    const control = r.pendingControl;
+    if (control !== undefined) {
+      r.pendingControl = undefined;
+      for (const frame of control.values()) r.enqueue(frame);
+    }
     this.statePolicy.onDrain(r);
     this.picturePolicy.onDrain(r);
     this.logPolicy.onDrain(r);
@@ -482,7 +498,7 @@ export class Channel implements ChannelSink {
     for (const r of this.receivers.values()) {
       if (r.pending) {
         if (now - r.pendingSince > HANDSHAKE_WAIT_MS) this.activate(r);
-      } else if (this.statePolicy.needsDrain(r) || this.picturePolicy.needsDrain(r) || this.logPolicy.needsDrain(r)) this.onReceiverDrain(r);
+      } else if (r.pendingControl !== undefined || this.statePolicy.needsDrain(r) || this.picturePolicy.needsDrain(r) || this.logPolicy.needsDrain(r)) this.onReceiverDrain(r);
     }
   }
 
