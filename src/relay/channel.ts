@@ -415,6 +415,10 @@ export class Channel implements ChannelSink {
     return true;
   }
 
+  needsBefore(): boolean {
+    return this.statePolicy.needsBefore();
+  }
+
   toReceiver(receiverId: number, frame: Uint8Array): void {
     this.receivers.get(receiverId)?.enqueue(frame);
   }

@@ -8,6 +8,7 @@ import { applyDeltaInPlace } from '../protocol/delta-codec.js';
 import { FrameType, Flag } from '../protocol/frame-codes.js';
 import { encodeFrame } from '../protocol/header.js';
 import { applyPatch, diffStates, jsonEqual } from '../protocol/merge-patch.js';
+import { hasOwn, setOwn } from '../protocol/own.js';
 import { isJsonObject } from '../protocol/utf8.js';
 import type { JsonObject } from '../protocol/utf8.js';
 import { LogHistory } from './log-history.js';
@@ -52,13 +53,45 @@ export class StateCache {
     return { state: this.state, version: this.version, hadState: this.hasState };
   }
 
-  /** Applies a merge-patch diff. Returns false when it changed nothing. */
-  applyDiff(diff: JsonObject): boolean {
+  /**
+   * Applies a merge-patch diff. Returns false when it changed nothing.
+   *
+   * With `keepBefore`, the top-level object is replaced (structural sharing), so the previous
+   * state object stays a valid snapshot. Without it the top level is updated in place — cost
+   * proportional to the diff, not to the number of fields in the state — while nested values
+   * are still replaced, never mutated. Callers pass `keepBefore` whenever a snapshot of the
+   * current state is held (a receiver behind, nested filters).
+   */
+  applyDiff(diff: JsonObject, keepBefore = true): boolean {
     this.hasState = true;
-    const next = applyPatch(this.state, diff);
-    if (next === this.state) return false;
-    this.state = isJsonObject(next) ? next : {};
-    this.touch(Object.keys(diff));
+    if (keepBefore) {
+      const next = applyPatch(this.state, diff);
+      if (next === this.state) return false;
+      this.state = isJsonObject(next) ? next : {};
+      this.touch(Object.keys(diff));
+      return true;
+    }
+    const state = this.state;
+    const changed: string[] = [];
+    for (const key of Object.keys(diff)) {
+      const pv = diff[key]!;
+      const has = hasOwn(state, key);
+      if (pv === null) {
+        if (has) {
+          delete state[key];
+          changed.push(key);
+        }
+        continue;
+      }
+      const cur = has ? state[key] : undefined;
+      const next = applyPatch(cur, pv);
+      if (!has || next !== cur) {
+        setOwn(state, key, next);
+        changed.push(key);
+      }
+    }
+    if (changed.length === 0) return false;
+    this.touch(changed);
     return true;
   }
 
