@@ -1,4 +1,5 @@
 /** `sluice pub <channel> [JSON | --set key=value ...]`: publishes a state (sync) or a diff. */
+import { getOwn, setOwn } from '../protocol/own.js';
 import type { Command } from 'commander';
 import { Connection } from '../client/connection.js';
 import { FrameType, Flag } from '../protocol/frame-codes.js';
@@ -24,12 +25,18 @@ export function parseAssignments(sets: string[]): JsonObject {
     } catch {
       value = raw;
     }
+    // Own properties only: `--set __proto__.x=1` sets a field named "__proto__".
     let node = out;
     for (const seg of path.slice(0, -1)) {
-      const next = node[seg];
-      node = isJsonObject(next) ? next : (node[seg] = {});
+      const next = getOwn(node, seg);
+      if (isJsonObject(next)) node = next;
+      else {
+        const fresh: JsonObject = {};
+        setOwn(node, seg, fresh);
+        node = fresh;
+      }
     }
-    node[path[path.length - 1]!] = value;
+    setOwn(node, path[path.length - 1]!, value);
   }
   return out;
 }

@@ -44,10 +44,13 @@ the connection, or (--once) knows nothing of the channel or sends no state withi
     };
     render();
     const presence = flags.once ? channelPresence(view) : undefined;
+    let printedOnce = false;
     view.subscribe(() => {
       if (live) return render();
+      if (flags.once && printedOnce) return;
+      printedOnce = true;
       process.stdout.write(`${JSON.stringify(view.get())}\n`);
-      if (flags.once) process.exit(0);
+      if (flags.once) exitAfterWrite(0);
     });
     view.on('status', render);
     view.on('error', (e) => {
@@ -67,7 +70,12 @@ the connection, or (--once) knows nothing of the channel or sends no state withi
     if (!view.sourceOnline && !view.hasState) {
       // A known channel with no source and no state (only log history): its state is empty.
       process.stdout.write('{}\n');
-      process.exit(0);
+      exitAfterWrite(0);
     }
   });
+}
+
+/** Exits once stdout has taken everything written (a pipe may still hold a large state). */
+function exitAfterWrite(code: number): void {
+  process.stdout.write('', () => process.exit(code));
 }

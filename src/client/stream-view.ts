@@ -4,6 +4,7 @@
  * `send()` / `call()` talk back to the source. Select is enforced by the relay and again here;
  * a Standard Schema (zod, valibot, arktype…) validates every new state, in arrival order.
  */
+import { hasOwn, setOwn } from '../protocol/own.js';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { CloseCode } from '../protocol/close-codes.js';
 import { applyDeltaInPlace } from '../protocol/delta-codec.js';
@@ -460,7 +461,8 @@ export class StreamView<T = JsonObject> extends Endpoint<StreamViewEvents<T>> {
 /** The members of `o` named in `keys` (absent ones stay absent). */
 function pick(o: JsonObject, keys: string[]): JsonObject {
   const out: JsonObject = {};
-  for (const k of keys) if (Object.prototype.hasOwnProperty.call(o, k)) out[k] = o[k]!;
+  // setOwn: a key named "__proto__" is data, not the object's prototype.
+  for (const k of keys) if (hasOwn(o, k)) setOwn(out, k, o[k]!);
   return out;
 }
 
