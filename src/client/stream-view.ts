@@ -318,6 +318,15 @@ export class StreamView<T = JsonObject> extends Endpoint<StreamViewEvents<T>> {
     switch (m.kind) {
       case 'source-status':
         this.sourceOnline = m.status.online;
+        // The source that had our calls is gone: their results can never arrive.
+        if (!m.status.online) {
+          for (const [id, c] of this.rpcCalls) {
+            if (c.unsent) continue;
+            this.rpcCalls.delete(id);
+            clearTimeout(c.timer);
+            c.reject(new RpcError('source-left', `RPC ${c.method}: the source went offline before it answered`));
+          }
+        }
         this.emit('status');
         this.recheck();
         return;
