@@ -280,9 +280,15 @@ export class Channel implements ChannelSink {
     }
     switch (m.kind) {
       case 'signal-sync':
-        return this.publish(peer, { kind: 'sync', state: m.state });
-      case 'signal-diff':
-        return this.publish(peer, { kind: 'diff', diff: m.diff, raw: data });
+      case 'signal-diff': {
+        const limit = this.ctx.config.maxStateBytes;
+        if (!this.cache.admitsUpdate(data.length - HEADER_SIZE, m.kind === 'signal-sync', limit)) {
+          // Not applied: the source is told, its connection stays (it may delete fields).
+          peer.enqueue(errorFrame(CloseCode.TooSlow, `the channel state would pass --max-state-bytes (${limit}); update refused`));
+          return;
+        }
+        return m.kind === 'signal-sync' ? this.publish(peer, { kind: 'sync', state: m.state }) : this.publish(peer, { kind: 'diff', diff: m.diff, raw: data });
+      }
       case 'schema-announce':
         return this.publish(peer, { kind: 'schema', raw: data });
       case 'keyframe':

@@ -54,6 +54,38 @@ export class StateCache {
   }
 
   /**
+   * Whether a sync or diff of `payloadBytes` may be applied under `limit` bytes of merged state.
+   * A merge patch grows the state by at most its own size, so an upper bound is kept by adding
+   * payload sizes; the state is measured exactly (O(state)) only when that bound passes the
+   * limit, and at most once per limit/8 bytes of updates — so near the limit an update may be
+   * refused although it would have fit, but the state never passes the limit.
+   */
+  admitsUpdate(payloadBytes: number, isSync: boolean, limit: number): boolean {
+    if (isSync) {
+      if (payloadBytes > limit) return false;
+      this.sizeBound = payloadBytes;
+      this.sinceMeasure = 0;
+      return true;
+    }
+    this.sinceMeasure += payloadBytes;
+    if (this.sizeBound + payloadBytes <= limit) {
+      this.sizeBound += payloadBytes;
+      return true;
+    }
+    if (this.measured && this.sinceMeasure < limit / 8) return false;
+    this.sizeBound = Buffer.byteLength(JSON.stringify(this.state));
+    this.sinceMeasure = 0;
+    this.measured = true;
+    if (this.sizeBound + payloadBytes > limit) return false;
+    this.sizeBound += payloadBytes;
+    return true;
+  }
+  /** Upper bound on the merged state's JSON size, in bytes. */
+  private sizeBound = 2;
+  private sinceMeasure = 0;
+  private measured = false;
+
+  /**
    * Applies a merge-patch diff. Returns false when it changed nothing.
    *
    * With `keepBefore`, the top-level object is replaced (structural sharing), so the previous

@@ -28,7 +28,8 @@ test('a channel state grown by in-limit diffs stays within the JSON payload boun
     const closed = late.closeCode === undefined ? "" : ` and the joiner was then closed ${late.closeCode} ${late.closeReason}`;
     let refusedByConformingPeer = '';
     try {
-      decodeMessage(sync.bytes); // default limits, as docs/protocol.md states them
+      // Frames from the relay are decoded with the JSON limit at the Welcome's maxPayload (docs/protocol.md).
+      decodeMessage(sync.bytes, { maxPayload: 16 * 1024 * 1024, maxJsonPayload: 16 * 1024 * 1024 });
     } catch (e) {
       refusedByConformingPeer = (e as Error).message;
     }
@@ -37,6 +38,9 @@ test('a channel state grown by in-limit diffs stays within the JSON payload boun
       '',
       `source was never refused (errors to source: ${src.messages('error').length}); late joiner's SignalSync is ${payload} bytes${closed}: ${refusedByConformingPeer}`,
     );
+    assert.ok(src.messages('error').length > 0, 'the source was told its updates were refused');
+    assert.ok(payload <= 16 * 1024 * 1024);
+    assert.equal(late.closeCode, undefined, 'the joiner stays connected');
     late.ws.close();
     src.ws.close();
   } finally {
