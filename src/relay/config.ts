@@ -198,7 +198,8 @@ export function validateConfig(config: RelayConfig): RelayConfig {
     if (!(key in DEFAULT_CONFIG)) throw new ConfigError(`unknown option "${key}"`);
   }
   const c = out as unknown as RelayConfig;
-  if (c.maxStateBytes > c.maxPayload) throw new ConfigError(`maxStateBytes (${c.maxStateBytes}) must not exceed maxPayload (${c.maxPayload}): a joiner gets the state in one frame`);
+  // A joiner gets the whole state in one frame: the state bound never exceeds the frame bound.
+  c.maxStateBytes = Math.min(c.maxStateBytes, c.maxPayload);
   if (c.auth === 'jwt' && !c.jwtSecret && !c.jwtPublicKey) throw new ConfigError('auth jwt needs jwtSecret or jwtPublicKey');
   return c;
 }
