@@ -4,7 +4,7 @@ import { source } from '../src/client/index.js';
 import { RELAY } from './relay-url.js';
 
 const counter = source(`${RELAY}/source/counter`, { initial: { count: 0, doubled: 0, message: 'private' }, output: ['count', 'doubled'] });
-counter.on('action', (action, sender) => {
+counter.on('action', ({ action, sender }) => {
   const a = action as { type?: string };
   if (a.type === 'inc') counter.state.count++;
   if (a.type === 'reset') counter.state.count = 0;

@@ -5,7 +5,7 @@ import { RELAY } from './relay-url.js';
 
 const colors: Record<string, string> = { happy: '#2e7d32', calm: '#1565c0', grumpy: '#c62828' };
 const mood = source(`${RELAY}/source/mood`, { initial: { mood: 'calm', energy: 50, color: colors.calm! } });
-mood.on('action', (action) => {
+mood.on('action', ({ action }) => {
   const a = action as { type?: string; mood?: string };
   if (a.type !== 'mood' || !a.mood || !(a.mood in colors)) return;
   mood.state.mood = a.mood;

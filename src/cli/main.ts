@@ -5,6 +5,7 @@ import { decodeHexMessage } from './decode-command.js';
 import { addPubCommand } from './pub-command.js';
 import { addRelayCommand } from './relay-command.js';
 import { addRunCommand } from './run-command.js';
+import { addCallCommand, addSendCommand } from './send-command.js';
 import { addSubCommand } from './sub-command.js';
 import { addTailCommand } from './tail-command.js';
 
@@ -25,6 +26,8 @@ export function buildProgram(): Command {
   addTailCommand(program);
   addPubCommand(program);
   addSubCommand(program);
+  addSendCommand(program);
+  addCallCommand(program);
 
   program
     .command('decode')

@@ -1,4 +1,5 @@
 /** `sluice pub <channel> [JSON | --set key=value ...]`: publishes a state (sync) or a diff. */
+import { getOwn, setOwn } from '../protocol/own.js';
 import type { Command } from 'commander';
 import { Connection } from '../client/connection.js';
 import { FrameType, Flag } from '../protocol/frame-codes.js';
@@ -6,8 +7,9 @@ import { encodeFrame } from '../protocol/header.js';
 import { decodeMessage } from '../protocol/message.js';
 import { isJsonObject, utf8Encode } from '../protocol/utf8.js';
 import type { JsonObject, JsonValue } from '../protocol/utf8.js';
-import { addClientOptions, channelUrl, token } from './common-options.js';
+import { addClientOptions, channelUrl, timeoutMs, token } from './common-options.js';
 import type { ClientFlags } from './common-options.js';
+import { checkChannelName, describeRefusal, unreachableReason } from './relay-link.js';
 
 /** `a.b=1` → {a: {b: 1}}; values are JSON when they parse as JSON, strings otherwise. */
 export function parseAssignments(sets: string[]): JsonObject {
@@ -23,12 +25,18 @@ export function parseAssignments(sets: string[]): JsonObject {
     } catch {
       value = raw;
     }
+    // Own properties only: `--set __proto__.x=1` sets a field named "__proto__".
     let node = out;
     for (const seg of path.slice(0, -1)) {
-      const next = node[seg];
-      node = isJsonObject(next) ? next : (node[seg] = {});
+      const next = getOwn(node, seg);
+      if (isJsonObject(next)) node = next;
+      else {
+        const fresh: JsonObject = {};
+        setOwn(node, seg, fresh);
+        node = fresh;
+      }
     }
-    node[path[path.length - 1]!] = value;
+    setOwn(node, path[path.length - 1]!, value);
   }
   return out;
 }
@@ -53,6 +61,7 @@ Examples:
 The channel must not have another source connected (the relay refuses with 4409).`,
   );
   cmd.action(async (channel: string, json: string | undefined, flags: ClientFlags & { set: string[]; diff?: boolean }) => {
+    checkChannelName(channel);
     let body: JsonObject;
     let isDiff: boolean;
     if (flags.set.length > 0) {
@@ -72,10 +81,13 @@ The channel must not have another source connected (the relay refuses with 4409)
       isDiff = flags.diff === true;
     }
     const tok = token(flags);
-    const conn = new Connection(channelUrl(flags, 'source', channel), { reconnect: false, ...(tok ? { token: tok } : {}) });
+    const timeout = timeoutMs(flags);
+    const url = channelUrl(flags, 'source', channel);
+    // Retries (a relay being restarted) until --timeout; the first close after connecting ends it.
+    const conn = new Connection(url, tok ? { token: tok } : {});
     const frame = isDiff ? encodeFrame({ type: FrameType.SignalDiff }, utf8Encode(JSON.stringify(body))) : encodeFrame({ type: FrameType.SignalSync, flags: Flag.Keyframe }, utf8Encode(JSON.stringify(body)));
     const result = await new Promise<{ ok: boolean; message?: string }>((resolve) => {
-      const timer = setTimeout(() => resolve({ ok: false, message: 'relay did not answer within 10 s' }), 10_000);
+      const timer = setTimeout(() => void unreachableReason(url).then((why) => resolve({ ok: false, message: `${why} (gave up after ${timeout} ms; see --timeout)` })), timeout);
       conn.on('message', (bytes) => {
         try {
           const m = decodeMessage(bytes);
@@ -91,7 +103,11 @@ The channel must not have another source connected (the relay refuses with 4409)
           /* ignore frames we cannot read */
         }
       });
-      conn.on('refused', (e) => resolve({ ok: false, message: e.message }));
+      conn.on('refused', (e) => {
+        // An SDK told not to retry may report a failed connect (1006) as a refusal: say what stands in the way.
+        if (e.closeCode >= 4000) resolve({ ok: false, message: describeRefusal(e) });
+        else void unreachableReason(url).then((why) => resolve({ ok: false, message: why }));
+      });
       conn.on('close', (code, reason) => resolve({ ok: false, message: `connection closed (${code}${reason ? ` ${reason}` : ''})` }));
       conn.start();
     });

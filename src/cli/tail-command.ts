@@ -5,8 +5,11 @@
 import type { Command } from 'commander';
 import { subscribe } from '../client/stream-view.js';
 import type { LogRecordEvent } from '../client/stream-view.js';
-import { addClientOptions, channelUrl, onStdoutClosed, token } from './common-options.js';
+import { followerExitCode, formatStatus, readStatusRecord } from '../process/process-status.js';
+import { channelPresence } from './channel-presence.js';
+import { addClientOptions, channelUrl, die, onStdoutClosed, timeoutMs, token } from './common-options.js';
 import type { ClientFlags } from './common-options.js';
+import { checkChannelName, firstContact, isRefusalNotice, onFatal } from './relay-link.js';
 
 export function addTailCommand(program: Command): void {
   const cmd = program
@@ -14,7 +17,7 @@ export function addTailCommand(program: Command): void {
     .description("print a log channel's history then live records (stdout to stdout, stderr to stderr); for a process, exit with its exit code")
     .argument('<channel>', 'e.g. process:build-1')
     .option('--from <offset>', 'start at this record offset instead of the oldest retained one')
-    .option('--no-follow', 'print the retained history and exit')
+    .option('--no-follow', 'print the retained history and exit (non-zero when the channel is unknown)')
     .option('--status', 'also print status changes to stderr');
   addClientOptions(cmd);
   cmd.addHelpText(
@@ -23,14 +26,24 @@ export function addTailCommand(program: Command): void {
 Examples:
   $ sluice tail process:build-1
   $ sluice tail process:build-1 --from 1200     # resume exactly after record 1199
-  $ sluice tail logs:api --no-follow | grep ERROR`,
+  $ sluice tail logs:api --no-follow | grep ERROR
+
+Exit status: following a process, its exit code once it ends. With --no-follow, 0 once the
+history is printed (an ended process's final status is printed on stderr, e.g. "[exited 3]").
+1 with a one-line reason when the relay cannot be reached within --timeout, refuses the
+connection, or (--no-follow) knows nothing of the channel (a wrong id, or expired).`,
   );
   cmd.action(async (channel: string, flags: ClientFlags & { from?: string; follow: boolean; status?: boolean }) => {
+    checkChannelName(channel);
+    const timeout = timeoutMs(flags);
     const from = flags.from === undefined ? undefined : Number(flags.from);
     if (from !== undefined && (!Number.isSafeInteger(from) || from < 0)) throw new Error('--from takes a non-negative integer offset');
     const tok = token(flags);
-    const view = subscribe(channelUrl(flags, 'stream', channel), { ...(from !== undefined ? { resumeFrom: from } : {}), ...(tok ? { token: tok } : {}) });
+    const url = channelUrl(flags, 'stream', channel);
+    const view = subscribe(url, { ...(from !== undefined ? { resumeFrom: from } : {}), ...(tok ? { token: tok } : {}) });
     onStdoutClosed(() => process.exit(0));
+    const fail = (reason: string): never => die('tail', reason);
+    onFatal(view, fail);
 
     // Records are written in batches per tick: far fewer syscalls than one write per line.
     const out: Uint8Array[] = [];
@@ -53,40 +66,44 @@ Examples:
         setImmediate(flush);
       }
     };
+    const note = (line: string) => {
+      err.push(Buffer.from(`${line}\n`));
+      schedule();
+    };
+    /** --no-follow: stop once the history the Welcome announced has been printed. */
+    const finishHistory = () => {
+      exitCode ??= 0;
+      schedule();
+    };
     let historyEnd: number | undefined;
-    view.on('welcome', (w) => (historyEnd ??= w.logNext));
+    view.on('welcome', (w) => (historyEnd ??= w.logNext ?? 0));
     view.on('log', (r: LogRecordEvent) => {
       if (r.stream === 'stdout') out.push(r.data);
       else if (r.stream === 'stderr') err.push(r.data);
       else if (r.stream === 'status') {
-        let s: { status?: string; exitCode?: number | null; signal?: string } = {};
-        try {
-          s = JSON.parse(r.text) as typeof s;
-        } catch {
-          /* not a status we understand */
+        const s = readStatusRecord(r.text);
+        if (!s.ok) err.push(Buffer.from(`sluice tail: record ${r.offset}: ${s.problem}\n`));
+        else {
+          // --no-follow always shows how an ended process ended; following, --status shows every change.
+          if (flags.status || (!flags.follow && s.final)) err.push(Buffer.from(`${formatStatus(s)}\n`));
+          if (s.final && flags.follow) exitCode = followerExitCode(s);
         }
-        if (flags.status) err.push(Buffer.from(`[${s.status ?? '?'}${s.exitCode != null ? ` ${s.exitCode}` : ''}${s.signal ? ` ${s.signal}` : ''}]\n`));
-        if (s.status === 'exited' || s.status === 'killed' || s.status === 'failed') exitCode = s.exitCode ?? 1;
       }
-      if (!flags.follow && historyEnd !== undefined && r.offset + 1 >= historyEnd) exitCode ??= 0;
+      if (!flags.follow && historyEnd !== undefined && r.offset + 1 >= historyEnd) finishHistory();
       schedule();
     });
-    view.on('welcome', (w) => {
-      if (!flags.follow && (w.logNext ?? 0) <= (from ?? 0)) {
-        exitCode ??= 0;
-        schedule();
-      }
-    });
-    view.on('truncated', (requested, first) => {
-      err.push(Buffer.from(`sluice: records ${requested}…${first - 1} were evicted from the relay's history\n`));
-      schedule();
-    });
+    view.on('truncated', (requested, first) => note(`sluice tail: records ${requested}…${first - 1} were evicted from the relay's history`));
     view.on('error', (e) => {
-      if (view.error) {
-        process.stderr.write(`sluice: ${e.message}\n`);
-        process.exit(1);
-      }
+      if (!isRefusalNotice(view, e)) note(`sluice tail: ${e.message}`); // refusals: onFatal / firstContact
     });
+
+    const contact = await firstContact(view, url, timeout);
+    if (!contact.ok) fail(contact.reason);
+    if (flags.follow) return;
+    const end = historyEnd ?? view.welcome?.logNext ?? 0;
+    if (end > (from ?? 0)) return; // records are on their way; the last one ends it
+    if ((await channelPresence(view)) === 'unknown') fail(`unknown or expired channel ${channel}: the relay has no source, state or history for it`);
+    finishHistory();
   });
 }
 

@@ -10,13 +10,16 @@
  * An upstream change recomputes synchronously; the published source batches it into one diff
  * in the same tick.
  */
-import { jsonEqual } from '../protocol/merge-patch.js';
-import type { JsonValue } from '../protocol/utf8.js';
+import { diffStates, jsonEqual } from '../protocol/merge-patch.js';
+import type { JsonObject, JsonValue } from '../protocol/utf8.js';
 import { Emitter } from './emitter.js';
+import { ClientError } from './errors.js';
+import { toJsonValue } from './json-value.js';
 import { source } from './source.js';
 import type { Source, SourceOptions } from './source.js';
+import { changedPaths } from './stream-view.js';
 
-/** Anything with `get()` and `subscribe(cb)` — a StreamView, another Derived, a store. */
+/** Anything with `get()` and `subscribe(cb)` — a StreamView, a Source, another Derived, a store. */
 export interface Readable<T> {
   get(): T;
   subscribe(cb: (paths: string[]) => void): () => void;
@@ -24,7 +27,13 @@ export interface Readable<T> {
 
 type Values<I extends Record<string, Readable<unknown>>> = { [K in keyof I]: I[K] extends Readable<infer V> ? V : never };
 
-export class Derived<T extends object> extends Emitter<{ change: [value: T] }> implements Readable<T> {
+export type DerivedEvents<T> = {
+  change: [change: { state: T; paths: string[] }];
+  /** `derive` threw, or returned a value that is not JSON data (then not published): the last good value stays. */
+  error: [error: ClientError];
+};
+
+export class Derived<T extends object> extends Emitter<DerivedEvents<T>> implements Readable<T> {
   private value: T;
   private readonly offs: Array<() => void> = [];
   private readonly published: Source<T>[] = [];
@@ -45,11 +54,20 @@ export class Derived<T extends object> extends Emitter<{ change: [value: T] }> i
   }
 
   private recompute(): void {
-    const next = this.compute();
+    let next: T;
+    try {
+      next = this.compute();
+      toJsonValue(next, '');
+    } catch (e) {
+      // Inside an upstream's listener: a throw here would surface later as an uncaught error.
+      this.emit('error', e instanceof ClientError ? e : new ClientError('client/derive-failed', `compose: derive threw: ${(e as Error)?.message ?? String(e)}`, { cause: e }));
+      return;
+    }
     if (jsonEqual(next as unknown as JsonValue, this.value as unknown as JsonValue)) return;
+    const paths = changedPaths(diffStates(this.value as unknown as JsonObject, next as unknown as JsonObject));
     this.value = next;
     for (const s of this.published) s.replace(next);
-    this.emit('change', next);
+    this.emit('change', { state: next, paths });
   }
 
   get(): T {
@@ -57,7 +75,7 @@ export class Derived<T extends object> extends Emitter<{ change: [value: T] }> i
   }
 
   subscribe(cb: (paths: string[]) => void): () => void {
-    return this.on('change', (v) => cb(Object.keys(v)));
+    return this.on('change', (c) => cb(c.paths));
   }
 
   /** Publishes the derived value as a source at `url`; returns the source. */

@@ -1,7 +1,13 @@
 /**
  * A self-healing connection to one relay URL: reconnects with exponential backoff and full
  * jitter, measures round-trip time with Ping frames, detects a silent relay, and stops for good
- * on the close codes that mean "do not retry" (4401, 4403, 4404).
+ * on the close codes that mean "do not retry" (4401, 4403, 4404; the owner may add more through
+ * `classify`). Internal to the SDK: apps use `source()` and `subscribe()`.
+ *
+ * Backoff grows with every failed attempt and is reset only once a connection proved healthy
+ * (the owner called `markHealthy()` because data arrived, or it stayed open `stableAfterMs`), never
+ * merely because the WebSocket handshake succeeded: a relay that refuses right after the handshake
+ * must not be hammered twice a second.
  */
 import { CloseCode, isRetryableClose } from '../protocol/close-codes.js';
 import { FrameType } from '../protocol/frame-codes.js';
@@ -24,12 +30,22 @@ export interface ConnectionOptions {
   reconnect?: boolean;
   /** WebSocket implementation (defaults to the global one, or `ws` on Node 20). */
   WebSocket?: WebSocketCtor;
+  /** A connection that stayed open this long counts as healthy: backoff starts over. Default 5000. */
+  stableAfterMs?: number;
 }
+
+/** Decides whether a close code ends the connection for good (true) or is retried (false). */
+export type CloseClassifier = (code: number, reason: string) => boolean;
+
+/** The default rule: the close-code table's non-retryable codes are fatal (a 1000 from the relay is retried). */
+export const defaultClassifier: CloseClassifier = (code) => !isRetryableClose(code) && code !== 1000;
 
 export type ConnectionEvents = {
   open: [];
   message: [bytes: Uint8Array];
   close: [code: number, reason: string];
+  /** A failed attempt or a dropped connection; the next attempt starts in `delayMs`. */
+  retry: [code: number, reason: string, delayMs: number, wasOpen: boolean];
   /** Fatal: the connection will not retry. */
   refused: [error: ConnectionRefusedError];
   latency: [ms: number];
@@ -50,7 +66,11 @@ export class Connection extends Emitter<ConnectionEvents> {
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private lastHeard = 0;
   private pingSeq = 0;
+  private openedAt = 0;
+  private healthy = false;
   private readonly urlFor: () => string;
+  /** Which close codes are fatal; the owner may replace it (e.g. a source refuses 4409 for good). */
+  classify: CloseClassifier = defaultClassifier;
 
   /** `url` may be a function: it is called before every (re)connect (e.g. to add `?resume=`). */
   constructor(
@@ -89,7 +109,9 @@ export class Connection extends Emitter<ConnectionEvents> {
     ws.onopen = () => {
       if (this.ws !== ws) return;
       this.connected = true;
-      this.attempt = 0;
+      // Not `attempt = 0` here: see the module comment.
+      this.healthy = false;
+      this.openedAt = Date.now();
       this.lastHeard = Date.now();
       this.startPing();
       this.emit('open');
@@ -115,7 +137,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       if (bytes[0] === FrameType.Batch && bytes.length >= 16 && (bytes[1]! & 0x01) === 0) {
         let frames: Uint8Array[];
         try {
-          frames = splitBatch(bytes.subarray(16), { maxPayload: 1 << 30 });
+          frames = splitBatch(bytes.subarray(16), { maxPayload: 1 << 30, maxJsonPayload: 1 << 30 });
         } catch {
           this.emit('message', bytes); // let the consumer report the bad frame
           return;
@@ -134,20 +156,31 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.stopPing();
       if (wasConnected || ev.code !== 1006) this.emit('close', ev.code, ev.reason);
       if (this.stopped) return;
-      if (!isRetryableClose(ev.code) && ev.code !== 1000) {
+      if (this.classify(ev.code, ev.reason)) {
         this.fail(new ConnectionRefusedError(ev.code, ev.reason));
         return;
       }
       if (this.options.reconnect === false) {
-        this.stopped = true;
+        // Not silent either: the owner learns that this connection ended for good.
+        this.fail(new ConnectionRefusedError(ev.code, `${ev.reason || 'connection closed'}; reconnect is off`));
         return;
       }
-      this.scheduleRetry();
+      this.scheduleRetry(ev.code, ev.reason, wasConnected);
     };
   }
 
-  private scheduleRetry(): void {
+  /** The owner saw this connection work (data arrived): the next failure retries from the first backoff step. */
+  markHealthy(): void {
+    if (this.connected) this.healthy = true;
+  }
+
+  private scheduleRetry(code: number, reason: string, wasOpen: boolean): void {
+    const stable = this.options.stableAfterMs ?? 5000;
+    if (this.healthy || (wasOpen && Date.now() - this.openedAt >= stable)) this.attempt = 0;
+    this.healthy = false;
     const delay = backoffDelay(this.attempt++, this.options.backoff);
+    this.emit('retry', code, reason, delay, wasOpen);
+    if (this.stopped) return; // a listener closed us
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.reconnects++;
@@ -193,7 +226,25 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.connected = false;
     this.stopPing();
     this.emit('close', 1006, 'relay silent');
-    if (!this.stopped) this.scheduleRetry();
+    if (!this.stopped) this.scheduleRetry(1006, 'relay silent', true);
+  }
+
+  /**
+   * Drops the current socket and connects again at once (no backoff, no retry event): used when the
+   * owner learns on Welcome that its resume point is void (the relay's epoch changed).
+   */
+  reconnectNow(): void {
+    const ws = this.ws;
+    if (!ws || this.stopped) return;
+    this.ws = undefined;
+    this.connected = false;
+    this.stopPing();
+    ws.onclose = null;
+    ws.onmessage = null;
+    ws.close(1000, 'reconnecting');
+    this.emit('close', 1000, 'reconnecting');
+    this.reconnects++;
+    void this.open();
   }
 
   /** Sends bytes if connected; returns false otherwise. */

@@ -1,18 +1,32 @@
 /**
  * The Sluice client: isomorphic (browsers and Node ≥ 20). Uses `globalThis.WebSocket`, falling
- * back to the `ws` package on Node 20.
+ * back to the `ws` package on Node 20. The wire protocol lives in `sluice/protocol`.
  */
 export { source, Source } from './source.js';
-export type { SourceOptions, SourceEvents, RpcHandler } from './source.js';
-export { subscribe, StreamView, changedPaths } from './stream-view.js';
-export type { SubscribeOptions, StreamViewEvents, PixelFrame, LogRecordEvent } from './stream-view.js';
+export type { SourceOptions, SourceEvents, SourceChange, RpcHandler } from './source.js';
+export { subscribe, StreamView } from './stream-view.js';
+export type { SubscribeOptions, StreamViewEvents, ChangeEvent, PixelFrame, ImageFrame, LogRecordEvent, TruncationInfo } from './stream-view.js';
+export type { ConnectionState, StateChange, Welcome, EndpointEvents } from './endpoint.js';
 export { compose, Derived } from './compose.js';
-export type { Readable } from './compose.js';
+export type { Readable, DerivedEvents } from './compose.js';
 export { inputs } from './input-helpers.js';
-export { Connection } from './connection.js';
-export type { ConnectionOptions } from './connection.js';
-export { backoffDelay } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
-export { ConnectionRefusedError, SchemaValidationError, BadFrameError, RpcError, RelayError } from './errors.js';
-export * from '../protocol/index.js';
+export type { ConnectionOptions } from './connection.js';
+export {
+  ClientError,
+  ConnectionError,
+  ConnectionRefusedError,
+  ClosedError,
+  SchemaValidationError,
+  BadFrameError,
+  RpcError,
+  RelayError,
+  InvalidValueError,
+  LogAckTimeoutError,
+  LogOverflowError,
+} from './errors.js';
+export { SluiceError } from '../protocol/errors.js';
+export type { JsonObject, JsonValue } from '../protocol/utf8.js';
+export type { InputEvent } from '../protocol/inputs.js';
+export type { LogStreamName } from '../protocol/control.js';
 export { AnsiRenderer, ansiToHtml } from './ansi-to-html.js';

@@ -1,26 +1,30 @@
 /**
  * A live view of a channel: `get()` returns the current state (the same reference until something
- * changes), `subscribe(cb)` reports changed paths, async iteration yields each new state, and
+ * changes), `subscribe(cb)` reports changed paths, async iteration yields the latest state, and
  * `send()` / `call()` talk back to the source. Select is enforced by the relay and again here;
- * a Standard Schema (zod, valibot, arktype…) validates every new state.
+ * a Standard Schema (zod, valibot, arktype…) validates every new state, in arrival order.
  */
+import { hasOwn, setOwn } from '../protocol/own.js';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { CloseCode } from '../protocol/close-codes.js';
 import { applyDeltaInPlace } from '../protocol/delta-codec.js';
 import type { InputEvent } from '../protocol/inputs.js';
 import { LogStream } from '../protocol/control.js';
-import type { LogStreamName, WelcomeInfo } from '../protocol/control.js';
+import type { LogStreamName, RpcCallInfo } from '../protocol/control.js';
 import { applyDiff, diffStates } from '../protocol/merge-patch.js';
-import { decodeMessage, encodeMessage } from '../protocol/message.js';
+import { encodeMessage } from '../protocol/message.js';
 import type { Message } from '../protocol/message.js';
 import { compileSelect, parseSelect, projectState } from '../protocol/select.js';
 import type { SelectTree } from '../protocol/select.js';
 import { isJsonObject } from '../protocol/utf8.js';
 import type { JsonObject, JsonValue } from '../protocol/utf8.js';
-import { Connection, withParam } from './connection.js';
+import { withParam } from './connection.js';
 import type { ConnectionOptions } from './connection.js';
-import { Emitter } from './emitter.js';
+import { Endpoint } from './endpoint.js';
+import type { EndpointEvents, Welcome } from './endpoint.js';
 import { BadFrameError, RelayError, RpcError, SchemaValidationError } from './errors.js';
-import type { SluiceError } from '../protocol/errors.js';
+import type { ClientError } from './errors.js';
+import { LatestValueIterator } from './latest-iterator.js';
 
 export interface SubscribeOptions<T> extends ConnectionOptions {
   /** Fields to receive: top-level names and dotted paths. Default: everything. */
@@ -42,6 +46,13 @@ export interface PixelFrame {
   rgba: Uint8Array;
 }
 
+/** An encoded picture (CompressedPixels): PNG/WebP bytes as the source sent them. */
+export interface ImageFrame {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
 export interface LogRecordEvent {
   offset: number;
   time: number;
@@ -51,20 +62,37 @@ export interface LogRecordEvent {
   text: string;
 }
 
-export type StreamViewEvents<T> = {
-  /** State changed; paths are dotted (`player.pos.x`). */
-  change: [state: T, paths: string[]];
+/** Why log records were skipped: evicted from the relay's history, or void after a relay restart. */
+export interface TruncationInfo {
+  reason: 'evicted' | 'epoch';
+  requested: number;
+  firstAvailable: number;
+}
+
+export interface ChangeEvent<T> {
+  state: T;
+  /** Dotted paths that changed (`player.pos.x`); a sync that replaced everything lists every changed leaf. */
+  paths: string[];
+}
+
+export type StreamViewEvents<T> = EndpointEvents & {
+  /** State changed. */
+  change: [change: ChangeEvent<T>];
   frame: [frame: PixelFrame];
-  /** An encoded picture (CompressedPixels), e.g. PNG/WebP bytes. */
-  image: [bytes: Uint8Array, width: number, height: number];
+  image: [image: ImageFrame];
   log: [record: LogRecordEvent];
-  /** Log records before `firstAvailable` were evicted from the relay's history. */
-  truncated: [requested: number, firstAvailable: number];
+  /**
+   * Log records between `requested` and `firstAvailable` will never arrive: evicted from the
+   * relay's history, or (reason `epoch`) the relay restarted and its offsets start over.
+   * Positional arguments kept for existing listeners; `info` has all of it.
+   */
+  truncated: [requested: number, firstAvailable: number, info: TruncationInfo];
+  /** The relay's data was replaced (new epoch): state and log offsets start over. */
+  reset: [info: { reason: 'epoch'; previousEpoch: string; epoch: string }];
   media: [message: Message];
+  /** Something shown by a status line changed (connection, latency, source online). */
   status: [];
-  welcome: [welcome: WelcomeInfo];
-  error: [error: SluiceError];
-  end: [reason: string];
+  end: [info: { reason: string }];
 };
 
 /** Dotted paths of every leaf a merge patch touches. */
@@ -78,56 +106,53 @@ export function changedPaths(diff: JsonObject, prefix = ''): string[] {
   return out;
 }
 
-export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
-  private state: T;
-  private raw: JsonObject = {};
-  /** `raw` projected onto the select (the same object when there is no select). */
+interface PendingCall {
+  method: string;
+  resolve: (v: JsonValue | undefined) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+  /** The frame, until it went out on a connection. */
+  unsent: Uint8Array | undefined;
+}
+
+export class StreamView<T = JsonObject> extends Endpoint<StreamViewEvents<T>> {
+  private value: T;
+  /** The relay's state as every frame received so far makes it (validated or not). */
+  private incoming: JsonObject = {};
+  /** The raw state behind what `get()` shows, when that is known to be `incoming`'s ancestor. */
+  private committedRaw: JsonObject | undefined;
+  /** `get()`'s state before validation (projected onto the select). */
   private projected: JsonObject = {};
-  private readonly conn: Connection;
   private select: string[] | null;
   private tree: SelectTree | undefined;
   private readonly pending: Uint8Array[] = [];
-  private readonly rpcCalls = new Map<number, { resolve: (v: JsonValue | undefined) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private readonly rpcCalls = new Map<number, PendingCall>();
   private rpcId = 0;
   private frameBuf: PixelFrame | undefined;
   private validation: Promise<void> = Promise.resolve();
-  private onlineWaiters: Array<() => void> = [];
+  private validating = 0;
+  private readonly iterators = new Set<LatestValueIterator<T>>();
   /** Connection id the relay gave this view (0 until welcomed). */
   id = 0;
-  /** The relay's Welcome for the current connection. */
-  welcome: WelcomeInfo | undefined;
   /** Whether the channel's source is connected. */
   sourceOnline = false;
   /** Next log offset (for resuming). */
   logOffset: number;
-  /** True once any state arrived. */
+  /** True once a state arrived (false again after an epoch change, until the new relay's first state). */
   hasState = false;
-  /** Last error reported (fatal or not). */
-  lastError: SluiceError | undefined;
 
   constructor(
     url: string,
     private readonly options: SubscribeOptions<T> = {},
   ) {
-    super();
+    super(() => this.urlWithQuery(url), options, 'receiver');
     this.select = parseSelect(typeof options.select === 'string' ? options.select : options.select ? [...options.select] : null);
     this.tree = this.select ? compileSelect(this.select) : undefined;
     this.logOffset = options.resumeFrom ?? 0;
-    this.state = {} as T;
-    this.conn = new Connection(() => this.urlWithQuery(url), options);
-    this.conn.on('open', () => this.onOpen());
-    this.conn.on('message', (b) => this.onMessage(b));
-    this.conn.on('close', () => {
-      this.sourceOnline = false;
-      this.emit('status');
-    });
+    this.value = {} as T;
     this.conn.on('latency', () => this.emit('status'));
-    this.conn.on('refused', (e) => {
-      this.fail(e);
-      for (const [, c] of this.rpcCalls) c.reject(e);
-      this.rpcCalls.clear();
-    });
-    this.conn.start();
+    this.on('state', () => this.emit('status'));
+    this.start();
   }
 
   private urlWithQuery(url: string): string {
@@ -142,47 +167,22 @@ export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
 
   /** Current state; the same reference until something changes. */
   get(): T {
-    return this.state;
+    return this.value;
   }
 
   /** Calls `cb` with the changed paths after every change; returns an unsubscribe function. */
   subscribe(cb: (paths: string[]) => void): () => void {
-    return this.on('change', (_s, paths) => cb(paths));
-  }
-
-  get connected(): boolean {
-    return this.conn.connected;
-  }
-  get latencyMs(): number | undefined {
-    return this.conn.latencyMs;
-  }
-  get frames(): number {
-    return this.conn.frames;
-  }
-  get bytes(): number {
-    return this.conn.bytes;
-  }
-  get reconnects(): number {
-    return this.conn.reconnects;
-  }
-  /** The fatal error that stopped this view, if any. */
-  get error(): SluiceError | undefined {
-    return this.conn.error;
+    return this.on('change', (c) => cb(c.paths));
   }
 
   readonly when = {
-    /** Resolves once connected and the channel's source is online. */
-    online: (): Promise<void> => (this.conn.connected && this.sourceOnline ? Promise.resolve() : new Promise((resolve) => this.onlineWaiters.push(resolve))),
-    /** Resolves once the first state arrived. */
-    ready: (): Promise<T> => (this.hasState ? Promise.resolve(this.state) : new Promise((resolve) => this.once('change', (s) => resolve(s)))),
+    /** Resolves once live and the channel's source is online; rejects on refusal or close. */
+    online: (): Promise<void> => this.waitFor(() => this.connectionState === 'live' && this.sourceOnline, 'when.online()'),
+    /** Resolves with the first state; rejects on refusal or close. */
+    ready: (): Promise<T> => this.waitFor(() => this.hasState, 'when.ready()').then(() => this.value),
+    /** Resolves once live (welcomed by the relay); rejects on refusal or close. */
+    live: (): Promise<void> => this.waitFor(() => this.connectionState === 'live', 'when.live()'),
   };
-
-  private once<K extends keyof StreamViewEvents<T>>(event: K, fn: (...args: StreamViewEvents<T>[K]) => void): void {
-    const off = this.on(event, (...args) => {
-      off();
-      fn(...args);
-    });
-  }
 
   /** Sends an app-defined action to the source (queued while reconnecting). */
   send(action: JsonValue): void {
@@ -192,23 +192,36 @@ export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
   /** Sends an input event to the source (pointer, key, scroll, touch, gamepad, resize, …). */
   input(event: InputEvent): void {
     const bytes = encodeMessage({ kind: 'input', event, timestamp: Date.now() >>> 0 });
-    if (!this.conn.send(bytes)) {
+    if (!this.sendLive(bytes)) {
       if (this.pending.length < 1000) this.pending.push(bytes);
     }
   }
 
-  /** Calls an RPC method on the source; resolves with its result. */
-  call(method: string, params?: JsonValue): Promise<JsonValue | undefined> {
+  /**
+   * Calls an RPC method on the source; resolves with its result. Rejects with an {@link RpcError}:
+   * at once when the channel has no source (`rpc/no-source`) or it is not reading
+   * (`rpc/source-busy`), when the connection drops while the call is out (`rpc/disconnected`), on
+   * timeout (`rpc/timeout`, and the source is told to drop the call) or close (`rpc/closed`).
+   */
+  call(method: string, params?: JsonValue, options: { timeoutMs?: number } = {}): Promise<JsonValue | undefined> {
     const id = ++this.rpcId;
+    const timeoutMs = Math.max(1, Math.round(options.timeoutMs ?? this.options.rpcTimeoutMs ?? 10_000));
+    if (this.connectionState === 'closed' || this.connectionState === 'refused') {
+      return Promise.reject(this.error ?? new RpcError('closed', `RPC ${method}: view closed`));
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
+        const c = this.rpcCalls.get(id);
         this.rpcCalls.delete(id);
-        reject(new RpcError('timeout', `RPC ${method} timed out`));
-      }, this.options.rpcTimeoutMs ?? 10_000);
+        // Withdraw it, so a source that has not started the handler never does.
+        if (c && !c.unsent) this.sendLive(encodeMessage({ kind: 'rpc-call', call: { id, method, cancel: true } as RpcCallInfo }));
+        reject(new RpcError('timeout', `RPC ${method} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
       (timer as { unref?: () => void }).unref?.();
-      this.rpcCalls.set(id, { resolve, reject, timer });
-      const bytes = encodeMessage({ kind: 'rpc-call', call: params === undefined ? { id, method } : { id, method, params } });
-      if (!this.conn.send(bytes)) this.pending.push(bytes);
+      const call = { id, method, timeoutMs, ...(params === undefined ? {} : { params }) } as RpcCallInfo;
+      const bytes = encodeMessage({ kind: 'rpc-call', call });
+      const sent = this.sendLive(bytes);
+      this.rpcCalls.set(id, { method, resolve, reject, timer, unsent: sent ? undefined : bytes });
     });
   }
 
@@ -220,84 +233,112 @@ export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
     this.conn.send(encodeMessage({ kind: 'subscribe-filter', select: paths }));
   }
 
-  /** Yields the state after each change, starting with the current one if any. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
-    const queue: T[] = this.hasState ? [this.state] : [];
-    let wake: (() => void) | undefined;
-    let done = false;
-    const offChange = this.on('change', (s) => {
-      queue.push(s);
-      wake?.();
+  /**
+   * Yields the latest state: the current one first (if any), then the newest after each change.
+   * A consumer that pauses skips intermediate states, like a slow receiver at the relay. Ends when
+   * the view closes; throws the refusal error if the relay refuses the view.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    const it: LatestValueIterator<T> = new LatestValueIterator<T>(() => {
+      off();
+      this.iterators.delete(it);
     });
-    const offEnd = this.conn.on('refused', () => {
-      done = true;
-      wake?.();
-    });
-    try {
-      while (!done && !this.conn.isStopped) {
-        if (queue.length === 0) await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-        while (queue.length > 0) yield queue.shift()!;
-      }
-    } finally {
-      offChange();
-      offEnd();
-    }
+    const off = this.on('change', (c) => it.push(c.state));
+    this.iterators.add(it);
+    if (this.hasState) it.push(this.value);
+    if (this.connectionState === 'closed') it.stop();
+    else if (this.connectionState === 'refused') it.stop(this.error);
+    return it;
+  }
+
+  /** Number of live async iterators (for tests and leak checks). */
+  get iteratorCount(): number {
+    return this.iterators.size;
   }
 
   close(): Promise<void> {
-    const closed = this.conn.close();
+    return this.closeEndpoint();
+  }
+
+  // ------------------------------------------------------------------ lifecycle hooks
+
+  private sendLive(bytes: Uint8Array): boolean {
+    return this.welcomed && this.conn.send(bytes);
+  }
+
+  protected override onWelcome(w: Welcome, previous: Welcome | undefined): void {
+    this.id = w.id;
+    if (previous?.epoch !== undefined && w.epoch !== undefined && previous.epoch !== w.epoch) {
+      // The relay's data was replaced: our state and log offsets describe data that no longer exists.
+      this.incoming = {};
+      this.committedRaw = undefined;
+      this.hasState = false;
+      this.frameBuf = undefined;
+      this.emit('reset', { reason: 'epoch', previousEpoch: previous.epoch, epoch: w.epoch });
+      if (this.logOffset > 0) {
+        const requested = this.logOffset;
+        this.logOffset = 0;
+        this.emit('truncated', requested, 0, { reason: 'epoch', requested, firstAvailable: 0 });
+        // This connection asked to resume at an offset of the old epoch: connect again from the start.
+        this.conn.reconnectNow();
+        return;
+      }
+    }
+    // Queued inputs and calls go out once the relay accepted us (a refused handshake would lose them).
+    for (const b of this.pending.splice(0)) this.conn.send(b);
+    for (const c of this.rpcCalls.values()) {
+      if (c.unsent && this.conn.send(c.unsent)) c.unsent = undefined;
+    }
+  }
+
+  protected override onDisconnect(): void {
+    this.sourceOnline = false;
+    if (this.closing) return; // onEnd settles every call as closed
+    // Calls already sent went to a connection that is gone: their results can never arrive.
+    for (const [id, c] of this.rpcCalls) {
+      if (c.unsent) continue;
+      this.rpcCalls.delete(id);
+      clearTimeout(c.timer);
+      c.reject(new RpcError('disconnected', `RPC ${c.method}: the connection dropped before the result arrived`));
+    }
+  }
+
+  protected override onEnd(error: ClientError): void {
     for (const [, c] of this.rpcCalls) {
       clearTimeout(c.timer);
-      c.reject(new RpcError('closed', 'view closed'));
+      c.reject(error.code === 'client/closed' ? new RpcError('closed', `RPC ${c.method}: view closed`) : error);
     }
     this.rpcCalls.clear();
-    return closed;
+    for (const it of [...this.iterators]) it.stop(error.code === 'client/closed' ? undefined : error);
   }
 
   // ------------------------------------------------------------------ incoming
 
-  private fail(e: SluiceError): void {
-    this.lastError = e;
-    this.emit('error', e);
-    this.emit('status');
-  }
-
-  private onOpen(): void {
-    // The URL carried the select and `resume=` (the next log offset: no gap, no duplicate).
-    for (const b of this.pending.splice(0)) this.conn.send(b);
-    this.emit('status');
-  }
-
-  private onMessage(bytes: Uint8Array): void {
-    let m: Message;
-    try {
-      m = decodeMessage(bytes, { maxPayload: 1 << 30 });
-    } catch (e) {
-      this.fail(new BadFrameError(`undecodable frame from the relay: ${(e as Error).message}`, { cause: e }));
-      return;
-    }
+  protected onFrame(m: Message): void {
     switch (m.kind) {
-      case 'welcome':
-        this.id = m.welcome.id;
-        this.welcome = m.welcome;
-        this.emit('welcome', m.welcome);
-        return;
       case 'source-status':
         this.sourceOnline = m.status.online;
-        this.emit('status');
-        if (this.sourceOnline && this.conn.connected) {
-          const w = this.onlineWaiters;
-          this.onlineWaiters = [];
-          for (const f of w) f();
+        // The source that had our calls is gone: their results can never arrive.
+        if (!m.status.online) {
+          for (const [id, c] of this.rpcCalls) {
+            if (c.unsent) continue;
+            this.rpcCalls.delete(id);
+            clearTimeout(c.timer);
+            c.reject(new RpcError('source-left', `RPC ${c.method}: the source went offline before it answered`));
+          }
         }
+        this.emit('status');
+        this.recheck();
         return;
       case 'signal-sync':
+        this.conn.markHealthy();
         return this.applyState(m.state, true);
       case 'signal-diff':
+        this.conn.markHealthy();
         return this.applyState(m.diff, false);
       case 'pixels':
       case 'keyframe':
+        this.conn.markHealthy();
         if (m.data.length === 0) return;
         this.frameBuf = { width: m.width, height: m.height, rgba: m.data.slice() };
         this.emit('frame', this.frameBuf);
@@ -308,23 +349,25 @@ export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
         try {
           applyDeltaInPlace(f.rgba, m.data);
         } catch (e) {
-          this.fail(new BadFrameError('bad pixel delta', { cause: e }));
+          this.report(new BadFrameError('bad pixel delta', { cause: e }));
           return;
         }
         this.emit('frame', f);
         return;
       }
       case 'compressed-pixels':
-        this.emit('image', m.data, m.width, m.height);
+        this.conn.markHealthy();
+        this.emit('image', { width: m.width, height: m.height, data: m.data });
         return;
       case 'log-record': {
+        this.conn.markHealthy();
         if (m.offset < this.logOffset) return; // already seen
         this.logOffset = m.offset + 1;
         this.emit('log', { offset: m.offset, time: m.time, stream: m.stream, data: m.data, text: new TextDecoder().decode(m.data) });
         return;
       }
       case 'history-truncated':
-        this.emit('truncated', m.requested, m.firstAvailable);
+        this.emit('truncated', m.requested, m.firstAvailable, { reason: 'evicted', requested: m.requested, firstAvailable: m.firstAvailable });
         return;
       case 'rpc-result': {
         const id = typeof m.result.id === 'number' ? m.result.id : Number(m.result.id);
@@ -332,15 +375,14 @@ export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
         if (!c) return;
         this.rpcCalls.delete(id);
         clearTimeout(c.timer);
-        if (m.result.error) c.reject(new RpcError(m.result.error.code, m.result.error.message));
+        if (m.result.error) c.reject(new RpcError(m.result.error.code, `RPC ${c.method}: ${m.result.error.message}`));
         else c.resolve(m.result.result);
         return;
       }
       case 'error':
-        this.fail(new RelayError(m.error.code, m.error.message));
-        return;
+        return this.onRelayError(m.error.code, m.error.message);
       case 'stream-end':
-        this.emit('end', m.reason);
+        this.emit('end', { reason: m.reason });
         return;
       case 'audio-pcm':
       case 'audio-compressed':
@@ -355,24 +397,58 @@ export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
     }
   }
 
+  /**
+   * A relay that predates RpcResult errors answers an unroutable call with an Error frame (4404 no
+   * source, 4429 source not reading) that names no call: it settles every call already sent.
+   */
+  private onRelayError(code: number, message: string): void {
+    const reason = code === CloseCode.NotFound ? 'no-source' : code === CloseCode.RateLimited ? 'source-busy' : undefined;
+    let settled = 0;
+    if (reason) {
+      for (const [id, c] of this.rpcCalls) {
+        if (c.unsent) continue;
+        this.rpcCalls.delete(id);
+        clearTimeout(c.timer);
+        c.reject(new RpcError(reason, `RPC ${c.method}: ${message}`));
+        settled++;
+      }
+    }
+    if (settled === 0) this.report(new RelayError(code, message));
+  }
+
   private applyState(payload: JsonObject, isSync: boolean): void {
-    const nextRaw = isSync ? payload : applyDiff(this.raw, payload);
+    const base = this.incoming;
+    const nextRaw = isSync ? payload : applyDiff(base, payload);
+    this.incoming = nextRaw;
     // Select is enforced here too: never expose fields the view did not ask for.
     const projected = this.tree ? projectState(nextRaw, this.tree) : nextRaw;
-    // A diff can only change the top-level fields it names; a sync can change any.
-    const touched = isSync ? undefined : Object.keys(payload);
+    // A diff on top of what is shown can only change the top-level fields it names.
+    const touched = !isSync && base === this.committedRaw ? Object.keys(payload) : undefined;
     const schema = this.options.schema;
     if (!schema) return this.commit(nextRaw, projected, touched, projected as T);
-    const result = schema['~standard'].validate(projected);
-    if (result instanceof Promise) {
-      // Keep frames in order while an async schema runs.
-      this.validation = this.validation.then(async () => this.afterValidation(nextRaw, projected, touched, await result));
-    } else this.afterValidation(nextRaw, projected, touched, result);
+    const validate = () => schema['~standard'].validate(projected);
+    const later = (job: () => Promise<void>) => {
+      // Frames commit in arrival order while an async schema runs.
+      this.validating++;
+      this.validation = this.validation
+        .then(job)
+        .catch((e: unknown) => this.report(new SchemaValidationError([{ message: `schema threw: ${(e as Error).message}` }])))
+        .finally(() => this.validating--);
+    };
+    if (this.validating > 0) {
+      // An earlier frame is still being validated: this one waits its turn, even if its schema is sync.
+      later(async () => this.afterValidation(nextRaw, projected, touched, await validate()));
+      return;
+    }
+    const result = validate();
+    if (result instanceof Promise) later(async () => this.afterValidation(nextRaw, projected, touched, await result));
+    else this.afterValidation(nextRaw, projected, touched, result);
   }
 
   private afterValidation(nextRaw: JsonObject, projected: JsonObject, touched: string[] | undefined, result: StandardSchemaV1.Result<T>): void {
+    if (this.connectionState === 'closed') return;
     if (result.issues) {
-      this.fail(new SchemaValidationError(result.issues));
+      this.report(new SchemaValidationError(result.issues));
       return;
     }
     this.commit(nextRaw, projected, touched, result.value);
@@ -380,20 +456,22 @@ export class StreamView<T = JsonObject> extends Emitter<StreamViewEvents<T>> {
 
   private commit(nextRaw: JsonObject, projected: JsonObject, touched: string[] | undefined, value: T): void {
     const before = this.projected;
-    this.raw = nextRaw;
+    this.committedRaw = nextRaw;
     this.projected = projected;
     const paths = changedPaths(touched ? diffStates(pick(before, touched), pick(projected, touched)) : diffStates(before, projected));
     if (paths.length === 0 && this.hasState) return;
     this.hasState = true;
-    this.state = value;
-    this.emit('change', value, paths);
+    this.value = value;
+    this.emit('change', { state: value, paths });
+    this.recheck();
   }
 }
 
 /** The members of `o` named in `keys` (absent ones stay absent). */
 function pick(o: JsonObject, keys: string[]): JsonObject {
   const out: JsonObject = {};
-  for (const k of keys) if (Object.prototype.hasOwnProperty.call(o, k)) out[k] = o[k]!;
+  // setOwn: a key named "__proto__" is data, not the object's prototype.
+  for (const k of keys) if (hasOwn(o, k)) setOwn(out, k, o[k]!);
   return out;
 }
 

@@ -3,17 +3,21 @@
  * (as log records tagged with the stream and a timestamp, in order, whole lines), and each
  * status change — running, exited with code, killed by signal, failed to start — both as a
  * `status` log record and in the channel's state. Records produced while the relay is away are
- * kept and sent on reconnect.
+ * kept and sent on reconnect; with the SDK's acknowledged log (see log-delivery.ts) records in
+ * flight when a connection drops are resent too, and `done` resolves only once the relay has
+ * confirmed every record.
  */
 import { spawn } from 'node:child_process';
+import { SluiceError } from '../protocol/errors.js';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { source } from '../client/source.js';
 import type { Source } from '../client/source.js';
 import type { ConnectionOptions } from '../client/connection.js';
 import type { LogStreamName } from '../protocol/control.js';
-import { encodeMessage } from '../protocol/message.js';
 import { utf8Encode } from '../protocol/utf8.js';
 import { LineChunker } from './line-chunker.js';
+import { logDelivery } from './log-delivery.js';
+import type { DeliveryResult } from './log-delivery.js';
 import { exitCodeOf } from './process-status.js';
 import type { ProcessStatus } from './process-status.js';
 
@@ -24,7 +28,7 @@ export interface StreamProcessOptions extends ConnectionOptions {
   mirror?: boolean;
   /** Extra spawn options (stdio is always piped). */
   spawn?: Omit<SpawnOptions, 'stdio' | 'cwd' | 'env'>;
-  /** How long `done` waits for unsent records after the child ended (ms). Default 10000. */
+  /** How long `done` waits, after the child ended, for the relay to confirm every record (ms). Default 10000. */
   drainTimeoutMs?: number;
 }
 
@@ -45,10 +49,31 @@ export interface StreamedProcess {
   readonly channel: string;
   readonly child: ChildProcess;
   readonly source: Source<ProcessState>;
-  /** Resolves with the final status once the child ended and every record left for the relay. */
+  /**
+   * Resolves with the final status once the child ended and the relay confirmed every record
+   * (with the SDK's acknowledged log; before it: once every record was written to a socket).
+   * Rejects with a `ProcessDeliveryError` (which carries the final status) when that did not
+   * happen within `drainTimeoutMs`, or when streaming was stopped with `detach()`.
+   */
   readonly done: Promise<ProcessStatus>;
+  /** True when the relay acknowledges records (see log-delivery.ts). */
+  readonly acknowledged: boolean;
   /** Sends a signal to the child. */
   kill(signal?: NodeJS.Signals): boolean;
+  /** Stops streaming (the child keeps running): closes the connection; `done` then rejects with `reason`. */
+  detach(reason: string): void;
+}
+
+/** The child ended, but not every record is known to have reached the relay. */
+export class ProcessDeliveryError extends SluiceError {
+  constructor(
+    /** How the child ended. */
+    readonly status: ProcessStatus,
+    readonly reason: string,
+  ) {
+    super('process/undelivered', `process ${status.status}${status.exitCode !== null ? ` (${status.exitCode})` : ''}, but its output was not all delivered: ${reason}`);
+    this.name = 'ProcessDeliveryError';
+  }
 }
 
 /** Streams `command args` to `process:{id}` on the relay at `relayUrl` (e.g. ws://localhost:9100). */
@@ -59,19 +84,13 @@ export function streamProcess(relayUrl: string, id: string, command: string, arg
     initial: { id, command, args, status: 'starting', exitCode: null, signal: null, pid: null, startedAt: Date.now(), endedAt: null, lines: { stdout: 0, stderr: 0 } },
   });
 
-  // Records wait here until sent; on reconnect the backlog goes first, in order.
-  const backlog: Uint8Array[] = [];
-  const send = (frame: Uint8Array) => {
-    if (backlog.length === 0 && src.publishFrame(frame)) return;
-    backlog.push(frame);
+  const delivery = logDelivery(src);
+  let detached: string | undefined;
+  let onDetach!: (r: DeliveryResult) => void;
+  const stopped = new Promise<DeliveryResult>((resolve) => (onDetach = resolve));
+  const record = (stream: LogStreamName, data: Uint8Array) => {
+    if (detached === undefined) delivery.write(stream, data);
   };
-  const drainBacklog = () => {
-    while (backlog.length > 0 && src.publishFrame(backlog[0]!)) backlog.shift();
-  };
-  src.on('open', drainBacklog);
-
-  const record = (stream: LogStreamName, data: Uint8Array) =>
-    send(encodeMessage({ kind: 'log-record', offset: 0, time: Date.now(), stream, data, timestamp: Date.now() >>> 0 }));
   const setStatus = (s: ProcessStatus) => {
     record('status', utf8Encode(JSON.stringify(s)));
     src.set({ status: s.status, exitCode: s.exitCode, signal: s.signal ?? null, pid: s.pid ?? src.get().pid, ...(s.status === 'running' ? {} : { endedAt: Date.now() }) });
@@ -112,15 +131,25 @@ export function streamProcess(relayUrl: string, id: string, command: string, arg
   });
 
   const done = ended.then(async (s) => {
-    const deadline = Date.now() + (options.drainTimeoutMs ?? 10_000);
-    while (backlog.length > 0 && Date.now() < deadline) {
-      drainBacklog();
-      await new Promise((r) => setTimeout(r, 20));
+    if (detached !== undefined) throw new ProcessDeliveryError(s, detached);
+    const r = await Promise.race([delivery.settled(options.drainTimeoutMs ?? 10_000), stopped]);
+    if (detached !== undefined) throw new ProcessDeliveryError(s, detached);
+    if (!r.ok) {
+      void src.close(); // no more waiting: `done` reports now what could not be confirmed
+      throw new ProcessDeliveryError(s, r.reason);
     }
     await src.close();
     return s;
   });
-  return { channel, child, source: src, done, kill: (sig = 'SIGTERM') => child.kill(sig) };
+  // A caller that ignores `done` must not get an unhandled rejection; one that awaits it still sees it.
+  done.catch(() => {});
+  const detach = (reason: string) => {
+    if (detached !== undefined) return;
+    detached = reason;
+    onDetach({ ok: false, reason });
+    void src.close();
+  };
+  return { channel, child, source: src, done, acknowledged: delivery.acknowledged, kill: (sig = 'SIGTERM') => child.kill(sig), detach };
 }
 
 function countLines(p: Uint8Array): number {

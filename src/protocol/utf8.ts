@@ -59,6 +59,7 @@ const OPEN_ARRAY = 0x5b;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_ARRAY = 0x5d;
 const CLOSE_OBJECT = 0x7d;
+const COLON = 0x3a;
 
 /**
  * Byte-level nesting check of a UTF-8 JSON payload, run BEFORE decoding or parsing so hostile
@@ -68,9 +69,10 @@ const CLOSE_OBJECT = 0x7d;
  * valid JSON the depth it measures is exact; a closer with no opener is refused as `bad-json`.
  * Throws ProtocolError('too-deep') past `maxDepth`.
  */
-export function checkJsonDepth(bytes: Uint8Array, maxDepth: number = MAX_JSON_DEPTH): void {
+export function checkJsonDepth(bytes: Uint8Array, maxDepth: number = MAX_JSON_DEPTH, maxMembers = Infinity): void {
   const n = bytes.length;
   let depth = 0;
+  let members = 0;
   let i = 0;
   while (i < n) {
     const c = bytes[i++]!;
@@ -85,9 +87,19 @@ export function checkJsonDepth(bytes: Uint8Array, maxDepth: number = MAX_JSON_DE
       if (++depth > maxDepth) throw new ProtocolError('too-deep', `JSON nesting deeper than ${maxDepth}`);
     } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
       if (--depth < 0) throw new ProtocolError('bad-json', 'payload is not valid JSON (unbalanced bracket)');
+    } else if (c === COLON && ++members > maxMembers) {
+      throw new ProtocolError('too-large', `JSON payload has more than ${maxMembers} object members`);
     }
   }
 }
+
+/**
+ * Object members allowed per byte of a JSON size limit: parsing and merging cost grows with the
+ * number of members far more than with bytes (a 1 MiB object of 70,000 tiny members takes
+ * ~100 ms to parse and as long to merge), so a payload may hold one member per this many bytes
+ * of its limit — 8,192 members at the default 1 MiB.
+ */
+export const JSON_BYTES_PER_MEMBER = 128;
 
 /**
  * Parses a UTF-8 JSON payload. In order, each step before any work proportional to the input:
@@ -99,7 +111,7 @@ export function decodeJson(bytes: Uint8Array, maxBytes?: number): JsonValue {
   if (maxBytes !== undefined && bytes.length > maxBytes) {
     throw new ProtocolError('too-large', `JSON payload of ${bytes.length} bytes exceeds the maximum of ${maxBytes}`);
   }
-  checkJsonDepth(bytes);
+  checkJsonDepth(bytes, MAX_JSON_DEPTH, maxBytes === undefined ? Infinity : Math.max(64, Math.floor(maxBytes / JSON_BYTES_PER_MEMBER)));
   const text = utf8Decode(bytes);
   try {
     return JSON.parse(text) as JsonValue;

@@ -37,7 +37,7 @@ export class ChannelTable {
   }
 
   /** Whether a peer of `role` may join `name` now (nothing is created). */
-  check(name: string, role: Role): { ok: true } | { ok: false; code: number; reason: string } {
+  check(name: string, role: Role, producer?: string): { ok: true } | { ok: false; code: number; reason: string } {
     const cfg = this.ctx.config;
     const channel = this.channels.get(name);
     if (!channel && this.channels.size >= cfg.maxChannels && !this.canEvict()) return { ok: false, code: CloseCode.NoCapacity, reason: `channel limit (${cfg.maxChannels}) reached` };
@@ -45,7 +45,10 @@ export class ChannelTable {
       channel.stats.connectionsRejected++;
       return { ok: false, code: CloseCode.NoCapacity, reason: `receiver limit (${cfg.maxReceiversPerChannel}) reached for "${name}"` };
     }
-    if (role === 'source' && channel?.source && !this.takesOver(name)) {
+    // The same producer reconnecting (its old connection may be half-open and not yet timed out)
+    // replaces its own stale connection.
+    const sameProducer = producer !== undefined && channel?.source?.producer === producer;
+    if (role === 'source' && channel?.source && !sameProducer && !this.takesOver(name)) {
       channel.stats.connectionsRejected++;
       return { ok: false, code: CloseCode.SourceConflict, reason: `channel "${name}" already has a source` };
     }
@@ -53,8 +56,8 @@ export class ChannelTable {
   }
 
   /** Checks the limits again (time passed since the upgrade was decided) and finds or creates the channel. */
-  admit(name: string, role: Role): Admission {
-    const verdict = this.check(name, role);
+  admit(name: string, role: Role, producer?: string): Admission {
+    const verdict = this.check(name, role, producer);
     if (!verdict.ok) return verdict;
     let channel = this.channels.get(name);
     if (channel) return { ok: true, channel, created: false };

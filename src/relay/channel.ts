@@ -113,14 +113,23 @@ export class Channel implements ChannelSink {
    */
   collectable(now: number): boolean {
     if (this.connectionCount > 0) return false;
+    // Nothing was ever published here (a receiver or /ws subscription opened it): nothing to keep.
+    if (this.empty) return true;
     const keep = this.cache.log.next > 0 ? Math.max(this.ctx.config.graceMs, this.ctx.config.logRetainMs) : this.ctx.config.graceMs;
     return now - this.sourceLeftAt > keep;
   }
 
   /** Past its grace period but kept for its log history: may be evicted when the relay is full. */
   evictable(now: number): boolean {
-    return this.connectionCount === 0 && now - this.sourceLeftAt > this.ctx.config.graceMs;
+    return this.connectionCount === 0 && (this.empty || now - this.sourceLeftAt > this.ctx.config.graceMs);
   }
+
+  /** No source ever connected and nothing is cached. */
+  private get empty(): boolean {
+    const c = this.cache;
+    return !this.hadSource && !c.hasState && c.log.next === 0 && !c.hasPicture && c.schemaFrame === undefined;
+  }
+  private hadSource = false;
 
   release(): void {
     this.engineChannel.release();
@@ -155,6 +164,7 @@ export class Channel implements ChannelSink {
 
   attachSource(peer: SourcePeer): void {
     this.source = peer;
+    this.hadSource = true;
     this.stats.connectionsTotal++;
     const log = this.cache.log;
     peer.enqueue(this.welcome(peer, { logAcked: peer.producer !== undefined && log.producer === peer.producer ? log.producerSeq : 0 }));
@@ -270,9 +280,15 @@ export class Channel implements ChannelSink {
     }
     switch (m.kind) {
       case 'signal-sync':
-        return this.publish(peer, { kind: 'sync', state: m.state });
-      case 'signal-diff':
-        return this.publish(peer, { kind: 'diff', diff: m.diff, raw: data });
+      case 'signal-diff': {
+        const limit = this.ctx.config.maxStateBytes;
+        if (!this.cache.admitsUpdate(data.length - HEADER_SIZE, m.kind === 'signal-sync', limit)) {
+          // Not applied: the source is told, its connection stays (it may delete fields).
+          peer.enqueue(errorFrame(CloseCode.TooSlow, `the channel state would pass --max-state-bytes (${limit}); update refused`));
+          return;
+        }
+        return m.kind === 'signal-sync' ? this.publish(peer, { kind: 'sync', state: m.state }) : this.publish(peer, { kind: 'diff', diff: m.diff, raw: data });
+      }
       case 'schema-announce':
         return this.publish(peer, { kind: 'schema', raw: data });
       case 'keyframe':
@@ -405,19 +421,34 @@ export class Channel implements ChannelSink {
     return true;
   }
 
+  needsBefore(): boolean {
+    return this.statePolicy.needsBefore();
+  }
+
   toReceiver(receiverId: number, frame: Uint8Array): void {
     this.receivers.get(receiverId)?.enqueue(frame);
   }
 
   sourceStatus(online: boolean, since: number): void {
-    this.toAll(encodeMessage({ kind: 'source-status', status: { online, since } }));
+    this.toAll('status', encodeMessage({ kind: 'source-status', status: { online, since } }));
   }
 
-  /** Every live receiver gets this frame. */
-  private toAll(frame: Uint8Array): void {
+  /**
+   * Every live receiver gets this control frame. One that is behind keeps only the latest frame
+   * of each kind (schema, source status, stream end) and gets it when it drains, so a source that
+   * repeats them cannot grow a stalled receiver's queue.
+   */
+  private toAll(kind: 'schema' | 'status' | 'end', frame: Uint8Array): void {
     if (this.receivers.size === 0) return;
+    const hwm = this.ctx.config.receiverHighWaterBytes;
     const [batch, i] = this.fanout.share(EVERYONE, frame);
-    for (const r of this.receivers.values()) if (!r.pending) r.enqueueShared(batch, i);
+    for (const r of this.receivers.values()) {
+      if (r.pending) continue;
+      if (r.queuedBytes > hwm) {
+        r.skipShared(batch);
+        (r.pendingControl ??= new Map()).set(kind, frame);
+      } else r.enqueueShared(batch, i);
+    }
   }
 
   deliver(d: Delivery): void {
@@ -426,7 +457,7 @@ export class Channel implements ChannelSink {
         return this.statePolicy.deliver(d);
       case 'schema':
       case 'end':
-        return this.toAll(d.raw);
+        return this.toAll(d.kind, d.raw);
       case 'picture':
         if (this.receivers.size > 0) this.picturePolicy.deliver(this.receivers.values(), d.raw, false);
         return;
@@ -462,6 +493,11 @@ export class Channel implements ChannelSink {
   /** The receiver's queue went down: each policy sends what it missed while behind. */
   onReceiverDrain(r: ReceiverPeer): void {
     if (r.closed || r.pending || r.queuedBytes > this.ctx.config.receiverHighWaterBytes) return;
+    const control = r.pendingControl;
+    if (control !== undefined) {
+      r.pendingControl = undefined;
+      for (const frame of control.values()) r.enqueue(frame);
+    }
     this.statePolicy.onDrain(r);
     this.picturePolicy.onDrain(r);
     this.logPolicy.onDrain(r);
@@ -472,7 +508,7 @@ export class Channel implements ChannelSink {
     for (const r of this.receivers.values()) {
       if (r.pending) {
         if (now - r.pendingSince > HANDSHAKE_WAIT_MS) this.activate(r);
-      } else if (this.statePolicy.needsDrain(r) || this.picturePolicy.needsDrain(r) || this.logPolicy.needsDrain(r)) this.onReceiverDrain(r);
+      } else if (r.pendingControl !== undefined || this.statePolicy.needsDrain(r) || this.picturePolicy.needsDrain(r) || this.logPolicy.needsDrain(r)) this.onReceiverDrain(r);
     }
   }
 

@@ -20,6 +20,8 @@ export interface RelayConfig {
   maxPayload: number;
   /** Largest accepted JSON payload (state, diffs, control frames); larger close with 1009. */
   maxJsonPayload: number;
+  /** Largest merged state per channel (JSON bytes); updates that would pass it are refused. */
+  maxStateBytes: number;
   /** Inbound frames per second per connection; past it the relay stops reading the socket (TCP push-back). */
   maxFramesPerSecond: number;
   /** Relay → peer WebSocket ping interval. */
@@ -77,6 +79,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   maxChannels: 10_000,
   maxPayload: DEFAULT_MAX_PAYLOAD,
   maxJsonPayload: 1024 * 1024,
+  maxStateBytes: DEFAULT_MAX_PAYLOAD,
   maxFramesPerSecond: 10_000,
   heartbeatMs: 15_000,
   idleTimeoutMs: 45_000,
@@ -126,6 +129,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   { key: 'maxChannels', flag: 'max-channels', env: 'SLUICE_MAX_CHANNELS', kind: 'int', help: 'channels per relay (then 4509)' },
   { key: 'maxPayload', flag: 'max-payload', env: 'SLUICE_MAX_PAYLOAD', kind: 'int', help: 'largest frame payload in bytes (then 1009)' },
   { key: 'maxJsonPayload', flag: 'max-json-payload', env: 'SLUICE_MAX_JSON_PAYLOAD', kind: 'int', help: 'largest JSON payload (state, diffs, control) in bytes (then 1009)' },
+  { key: 'maxStateBytes', flag: 'max-state-bytes', env: 'SLUICE_MAX_STATE_BYTES', kind: 'int', help: 'largest merged state per channel in JSON bytes; updates past it are refused (Error 4413 to the source)' },
   { key: 'maxFramesPerSecond', flag: 'max-frames-per-second', env: 'SLUICE_MAX_FRAMES_PER_SECOND', kind: 'int', help: 'inbound frames per second per connection; past it the relay stops reading (TCP push-back)' },
   { key: 'heartbeatMs', flag: 'heartbeat-ms', env: 'SLUICE_HEARTBEAT_MS', kind: 'int', help: 'relay ping interval' },
   { key: 'idleTimeoutMs', flag: 'idle-timeout-ms', env: 'SLUICE_IDLE_TIMEOUT_MS', kind: 'int', help: 'drop a peer silent this long' },
@@ -205,6 +209,8 @@ export function validateConfig(config: RelayConfig): RelayConfig {
     if (!(key in DEFAULT_CONFIG)) throw new ConfigError(`unknown option "${key}"`);
   }
   const c = out as unknown as RelayConfig;
+  // A joiner gets the whole state in one frame: the state bound never exceeds the frame bound.
+  c.maxStateBytes = Math.min(c.maxStateBytes, c.maxPayload);
   if (c.auth === 'jwt' && !c.jwtSecret && !c.jwtPublicKey) throw new ConfigError('auth jwt needs jwtSecret or jwtPublicKey');
   return c;
 }

@@ -38,10 +38,11 @@ export type SourceUpdate =
 /** What receivers get, after the engine applied an update to the cache. */
 export type Delivery =
   /**
-   * A state change. `before` is the state just before it; `raw` the bytes to send unfiltered
-   * receivers, when reusable; `first` marks the channel's first state (receivers get a sync).
+   * A state change. `before` is the state just before it (absent when the sink did not need
+   * one, see ChannelSink.needsBefore); `raw` the bytes to send unfiltered receivers, when
+   * reusable; `first` marks the channel's first state (receivers get a sync).
    */
-  | { kind: 'diff'; diff: JsonObject; before: StateSnapshot; raw: Uint8Array | undefined; first?: boolean }
+  | { kind: 'diff'; diff: JsonObject; before: StateSnapshot | undefined; raw: Uint8Array | undefined; first?: boolean }
   | { kind: 'picture-reset'; raw: Uint8Array }
   | { kind: 'schema'; raw: Uint8Array }
   /** A self-contained picture (Pixels, Keyframe or CompressedPixels). */
@@ -55,6 +56,11 @@ export type Delivery =
 /** Callbacks through which the engine reaches this node's connections of one channel. */
 export interface ChannelSink {
   deliver(delivery: Delivery): void;
+  /**
+   * Whether the next state change must keep a snapshot of the state before it (someone holds an
+   * old state, or projects changes from both sides). When false the engine may update in place.
+   */
+  needsBefore(): boolean;
   /** A frame for the channel's source (inputs, RPC calls). Returns false when it was not accepted. */
   toSource(frame: Uint8Array): boolean;
   /** A frame for one receiver (RPC results, refusals). */

@@ -359,6 +359,11 @@ export class GoWsPeer extends Peer {
     this.write(JSON.stringify({ ...msg, timestamp: now() }));
   }
 
+  /** The token this connection subscribed with expired. */
+  expire(): void {
+    this.refuse(CloseCode.Unauthenticated, 'token expired');
+  }
+
   private refuse(code: number, message: string): void {
     this.reply({ type: 'error', data: message, code });
     this.close(code, message);
@@ -427,6 +432,8 @@ export class GoWsPeer extends Peer {
     }
     if (this.closed || ticket.cancelled || this.subs.has(name)) return;
     if (!decision.ok) return this.reply({ type: 'error', channel: name, data: decision.reason, code: decision.code });
+    // The connection lives as long as its token: the relay's sweep closes it with 4401 then.
+    if (decision.expiresAt !== undefined) this.expiresAt = Math.min(this.expiresAt ?? Infinity, decision.expiresAt);
     const channel = this.host.channelFor(name);
     if ('error' in channel) return this.reply({ type: 'error', channel: name, data: channel.error, code: channel.code });
     // The channel sends its Error frame (translated) before closing a subscription. A log

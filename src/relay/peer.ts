@@ -96,7 +96,9 @@ export abstract class Peer implements BatchFollower {
     this.queue.push(this.conn.acceptsFramed ? this.ctx.frame(frame) : frame);
     this.queueBytes += frame.length;
     this.schedule();
-    if (this.queueBytes + this.conn.bufferedAmount > this.queueLimit && !this.overflowed) {
+    // Past the bound with what was queued before this frame (one frame, e.g. a large catch-up
+    // sync, always fits: the queue stays under the bound plus one frame).
+    if (this.queueBytes + this.conn.bufferedAmount - frame.length > this.queueLimit && !this.overflowed) {
       this.overflowed = true;
       this.overflow?.();
     }

@@ -21,6 +21,8 @@ export class ReceiverPeer extends Peer {
   resumeFrom: number | undefined;
   /** This connection created its channel (the relay knew nothing about it). */
   createdChannel = false;
+  /** Control frames it missed while behind, latest per kind (schema, source status, stream end). */
+  pendingControl: Map<string, Uint8Array> | undefined;
   readonly stateSlot = new StateSlot();
   readonly pictureSlot = new PictureSlot();
   readonly logSlot = new LogSlot();

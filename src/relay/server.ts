@@ -271,7 +271,7 @@ export class Relay {
     if (!decision.ok) return refuse(decision.code, decision.reason);
     if (decision.expiresAt !== undefined && decision.expiresAt <= Date.now()) return refuse(CloseCode.Unauthenticated, 'token expired');
     if (this.draining) return refuse(CloseCode.GoingAway, 'relay is shutting down');
-    const verdict = this.table.check(route.channel, route.role);
+    const verdict = this.table.check(route.channel, route.role, route.producer);
     if (!verdict.ok) return refuse(verdict.code, verdict.reason);
     return { kind: 'peer', route, expiresAt: decision.expiresAt };
   }
@@ -281,7 +281,7 @@ export class Relay {
     if (d.kind === 'refuse') return this.refuseConnection(conn, d.code, d.reason);
     if (d.kind === 'gows') return this.openGoWs(conn, d.token, d.headers);
     // Limits are checked again: other connections may have been admitted since the decision.
-    const admitted = this.table.admit(d.route.channel, d.route.role);
+    const admitted = this.table.admit(d.route.channel, d.route.role, d.route.producer);
     if (!admitted.ok) return this.refuseConnection(conn, admitted.code, admitted.reason);
     this.attach(conn, admitted.channel, d.route, admitted.created, d.expiresAt);
   }
@@ -376,8 +376,8 @@ export class Relay {
     if (route.role === 'source') {
       const old = channel.source;
       if (old) {
-        // Takeover policy: the newcomer replaces the current source.
-        channel.refuse(old, CloseCode.SourceConflict, 'taken over by a new source');
+        // Takeover policy (or the same producer reconnecting): the newcomer replaces the current source.
+        channel.refuse(old, CloseCode.SourceConflict, old.producer !== undefined && old.producer === route.producer ? 'replaced by a newer connection of the same producer' : 'taken over by a new source');
         channel.detachSource(old);
       }
       const p = new SourcePeer(id, conn, log, bindings, this.ctx.peer, onFlushed);
@@ -468,6 +468,10 @@ export class Relay {
         p.conn.terminate();
       } else if (p.expiresAt !== undefined && now >= p.expiresAt) {
         this.totals.countClose('Unauthenticated');
+        if (p instanceof GoWsPeer) {
+          p.expire();
+          continue;
+        }
         p.enqueue(encodeMessage({ kind: 'error', error: { code: CloseCode.Unauthenticated, name: 'Unauthenticated', message: 'token expired' } }));
         p.close(CloseCode.Unauthenticated, 'token expired');
       }

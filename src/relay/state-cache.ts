@@ -8,6 +8,7 @@ import { applyDeltaInPlace } from '../protocol/delta-codec.js';
 import { FrameType, Flag } from '../protocol/frame-codes.js';
 import { encodeFrame } from '../protocol/header.js';
 import { applyPatch, diffStates, jsonEqual } from '../protocol/merge-patch.js';
+import { hasOwn, setOwn } from '../protocol/own.js';
 import { isJsonObject } from '../protocol/utf8.js';
 import type { JsonObject } from '../protocol/utf8.js';
 import { LogHistory } from './log-history.js';
@@ -52,13 +53,77 @@ export class StateCache {
     return { state: this.state, version: this.version, hadState: this.hasState };
   }
 
-  /** Applies a merge-patch diff. Returns false when it changed nothing. */
-  applyDiff(diff: JsonObject): boolean {
+  /**
+   * Whether a sync or diff of `payloadBytes` may be applied under `limit` bytes of merged state.
+   * A merge patch grows the state by at most its own size, so an upper bound is kept by adding
+   * payload sizes; the state is measured exactly (O(state)) only when that bound passes the
+   * limit, and at most once per limit/8 bytes of updates — so near the limit an update may be
+   * refused although it would have fit, but the state never passes the limit.
+   */
+  admitsUpdate(payloadBytes: number, isSync: boolean, limit: number): boolean {
+    if (isSync) {
+      if (payloadBytes > limit) return false;
+      this.sizeBound = payloadBytes;
+      this.sinceMeasure = 0;
+      return true;
+    }
+    this.sinceMeasure += payloadBytes;
+    if (this.sizeBound + payloadBytes <= limit) {
+      this.sizeBound += payloadBytes;
+      return true;
+    }
+    if (this.measured && this.sinceMeasure < limit / 8) return false;
+    this.sizeBound = Buffer.byteLength(JSON.stringify(this.state));
+    this.sinceMeasure = 0;
+    this.measured = true;
+    if (this.sizeBound + payloadBytes > limit) return false;
+    this.sizeBound += payloadBytes;
+    return true;
+  }
+  /** Upper bound on the merged state's JSON size, in bytes. */
+  private sizeBound = 2;
+  private sinceMeasure = 0;
+  private measured = false;
+
+  /**
+   * Applies a merge-patch diff. Returns false when it changed nothing.
+   *
+   * With `keepBefore`, the top-level object is replaced (structural sharing), so the previous
+   * state object stays a valid snapshot. Without it the top level is updated in place — cost
+   * proportional to the diff, not to the number of fields in the state — while nested values
+   * are still replaced, never mutated. Callers pass `keepBefore` whenever a snapshot of the
+   * current state is held (a receiver behind, nested filters).
+   */
+  applyDiff(diff: JsonObject, keepBefore = true): boolean {
     this.hasState = true;
-    const next = applyPatch(this.state, diff);
-    if (next === this.state) return false;
-    this.state = isJsonObject(next) ? next : {};
-    this.touch(Object.keys(diff));
+    if (keepBefore) {
+      const next = applyPatch(this.state, diff);
+      if (next === this.state) return false;
+      this.state = isJsonObject(next) ? next : {};
+      this.touch(Object.keys(diff));
+      return true;
+    }
+    const state = this.state;
+    const changed: string[] = [];
+    for (const key of Object.keys(diff)) {
+      const pv = diff[key]!;
+      const has = hasOwn(state, key);
+      if (pv === null) {
+        if (has) {
+          delete state[key];
+          changed.push(key);
+        }
+        continue;
+      }
+      const cur = has ? state[key] : undefined;
+      const next = applyPatch(cur, pv);
+      if (!has || next !== cur) {
+        setOwn(state, key, next);
+        changed.push(key);
+      }
+    }
+    if (changed.length === 0) return false;
+    this.touch(changed);
     return true;
   }
 

@@ -30,8 +30,8 @@ describe('browser', () => {
     };
     const relay = await startTestRelay({ httpRoutes: [page] });
     const src = source(`${relay.url}/source/counter`, { initial: { count: 5 } });
-    src.on('action', (a) => {
-      if ((a as { type?: string }).type === 'inc') src.state.count++;
+    src.on('action', ({ action }) => {
+      if ((action as { type?: string }).type === 'inc') src.state.count++;
     });
     const browser = await launchChromium();
     t.after(async () => {

@@ -1,5 +1,8 @@
 // /process/{id}: a live terminal view with ANSI colours, the status and the exit code.
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { streamProcess } from '../../src/process/stream-process.js';
 import { relayHttpRoutes } from '../../src/relay/static-routes.js';
@@ -16,8 +19,11 @@ describe('process web view', () => {
     });
     const page = await browser.newPage();
     await page.goto(`${relay.url.replace('ws:', 'http:')}/process/web-1`);
-    const p = streamProcess(relay.url, 'web-1', 'sh', ['-c', 'echo "hello <world>"; printf "\\033[31mred alert\\033[0m\\n"; echo oops >&2; sleep 0.3; exit 4']);
-    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'running', undefined, { timeout: 10_000 });
+    // The command waits until the test has seen it running (a fixed sleep races a loaded machine).
+    const go = join(mkdtempSync(join(tmpdir(), 'sluice-pv-')), 'go');
+    const p = streamProcess(relay.url, 'web-1', 'sh', ['-c', `echo "hello <world>"; printf "\\033[31mred alert\\033[0m\\n"; echo oops >&2; while [ ! -f ${go} ]; do sleep 0.05; done; exit 4`]);
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'running', undefined, { timeout: 20_000 });
+    writeFileSync(go, '');
     await p.done;
     await page.waitForFunction(() => document.getElementById('status')?.textContent === 'exited', undefined, { timeout: 10_000 });
     const text = await page.textContent('#out');

@@ -88,11 +88,11 @@ describe('client: source and subscribe', () => {
 
   it('actions and inputs reach the source with the sender id; RPC calls return results', async (t) => {
     const src = source(`${relay.url}/source/act`, { initial: { count: 0 } });
-    src.on('action', (a) => {
-      if ((a as { type?: string }).type === 'inc') src.state.count++;
+    src.on('action', ({ action }) => {
+      if ((action as { type?: string }).type === 'inc') src.state.count++;
     });
     const got: string[] = [];
-    src.on('input', (e, sender) => got.push(`${e.input}:${sender}`));
+    src.on('input', ({ event, sender }) => got.push(`${event.input}:${sender}`));
     src.handle('add', (params) => (params as number[]).reduce((x, y) => x + y, 0));
     src.handle('boom', () => {
       throw new Error('kaput');

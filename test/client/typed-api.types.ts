@@ -2,7 +2,8 @@
 // Each @ts-expect-error line must fail to compile; if the API loosens, typecheck fails.
 import { z } from 'zod';
 import { compose, source, subscribe } from '../../src/client/index.js';
-import type { Derived, Source, StreamView } from '../../src/client/index.js';
+import type { ConnectionState, Derived, Source, StreamView } from '../../src/client/index.js';
+import { useStream } from '../../src/client/react.js';
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function assertType<T extends true>(_: T): void {}
@@ -42,6 +43,36 @@ export function typedApi(): void {
   counter.send({ type: 'inc', by: 2 });
   // @ts-expect-error functions are not JSON
   counter.send({ fn: () => 1 });
+  // Events carry one context object.
+  counter.on('change', ({ state, paths }) => {
+    const c: number = state.count;
+    const p: string[] = paths;
+    void c;
+    void p;
+  });
+  // @ts-expect-error change carries one context object, not (state, paths)
+  counter.on('change', (state: { count: number }, paths: string[]) => void [state, paths]);
+  src.on('action', ({ action, sender }) => void [action, sender]);
+  src.on('state', ({ previous, current }) => {
+    const st: ConnectionState = current;
+    void [previous, st];
+  });
+  src.on('error', (e) => void [e.code, e.fatal, e.retryInMs]);
+  // A source is Readable, so it feeds compose().
+  const fromSource = compose({ src }, ({ src }) => ({ label: src.label }));
+  assertType<Equals<typeof fromSource, Derived<{ label: string }>>>(true);
+  fromSource.close();
+
+  // useStream: selector form is typed by the selector.
+  function Component(): number {
+    const count = useStream(counter, (st) => st.count);
+    assertType<Equals<typeof count, number>>(true);
+    const whole = useStream<{ count: number }>('ws://x/stream/counter', { select: ['count'] });
+    // @ts-expect-error not in the type
+    void whole.nope;
+    return count + whole.count;
+  }
+  void Component;
   void n;
   void s;
 }

@@ -87,7 +87,10 @@ describe('process streaming (CLI)', () => {
     }
     // A signal sent to `sluice run` is forwarded to the child.
     const long = sluice(['run', '--id', 'sleeper', '--quiet', '--', 'sleep', '30'], env);
-    await sleep(800);
+    // The streaming line comes once sluice forwards signals to the child.
+    let err = '';
+    long.child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    while (!err.includes('streaming to process:sleeper')) await sleep(20);
     long.child.kill('SIGINT');
     assert.equal((await long.done).code, 128 + 2);
   });

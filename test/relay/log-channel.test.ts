@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import type { Message } from '../../src/protocol/message.js';
-import { TestPeer, sleep, startTestRelay } from '../support/relay-harness.js';
+import { TEST_TRANSPORT, TestPeer, sleep, startTestRelay } from '../support/relay-harness.js';
 
 const line = (text: string): Message => ({ kind: 'log-record', offset: 0, time: Date.now(), stream: 'stdout', data: new TextEncoder().encode(text) });
 const texts = (p: TestPeer) => p.messages('log-record').map((m) => (m.kind === 'log-record' ? `${m.offset}:${new TextDecoder().decode(m.data)}` : ''));
@@ -61,7 +61,11 @@ describe('log channels', () => {
     }
     await fast.until(() => texts(fast).length === 20_000, 20_000, 'fast receiver gets every line');
     slow.resumeReading();
-    assert.equal(await slow.waitClose(10_000), CloseCode.TooSlow);
+    // uWS gives a peer that does not read its close frame a few seconds, then cuts it (1006);
+    // either way it resumes from its last offset (docs/relay.md, Transports).
+    const code = await slow.waitClose(10_000);
+    if (TEST_TRANSPORT === 'uws') assert.ok(code === CloseCode.TooSlow || code === 1006, `closed with ${code}`);
+    else assert.equal(code, CloseCode.TooSlow);
     assert.ok(relay.channels.get('slowlog')!.stats.tooSlowCloses >= 1);
     // It resumes from its last offset and gets exactly the rest.
     const got = texts(slow);

@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import { encodeMessage } from '../../src/protocol/message.js';
-import { TestPeer, sleep, spawnRelay, startTestRelay } from '../support/relay-harness.js';
+import { TEST_TRANSPORT, TestPeer, sleep, spawnRelay, startTestRelay } from '../support/relay-harness.js';
 
 const SECRET = 'test-secret-that-is-long-enough-for-hs256';
 const sign = (claims: Record<string, unknown>, exp: string | number = '1h') =>
@@ -185,7 +185,11 @@ describe('a relay you can trust', () => {
     await sleep(100);
     assert.equal(relay.channels.get('slow')!.stats.tooSlowCloses, 1);
     slow.resumeReading();
-    assert.equal(await slow.waitClose(10_000), CloseCode.TooSlow);
+    // uWS gives a peer that does not read its close frame a few seconds, then cuts it (1006);
+    // either way it resumes from its last offset (docs/relay.md, Transports).
+    const code = await slow.waitClose(10_000);
+    if (TEST_TRANSPORT === 'uws') assert.ok(code === CloseCode.TooSlow || code === 1006, `closed with ${code}`);
+    else assert.equal(code, CloseCode.TooSlow);
   });
 
   it('drops a half-open peer within the idle timeout (plus a quarter second)', async (t) => {

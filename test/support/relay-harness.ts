@@ -6,7 +6,9 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import WebSocket from 'ws';
 import { decodeMessage, encodeMessage, splitBatch } from '../../src/protocol/message.js';
 import type { Message } from '../../src/protocol/message.js';
@@ -18,8 +20,87 @@ import type { Relay, RelayOptions } from '../../src/relay/server.js';
 /** SLUICE_TEST_TRANSPORT=uws runs the relay tests on the uWebSockets.js transport. */
 export const TEST_TRANSPORT = (process.env.SLUICE_TEST_TRANSPORT ?? 'ws') as 'ws' | 'uws';
 
-export async function startTestRelay(options: RelayOptions = {}): Promise<Relay> {
-  return startRelay({ port: 0, host: '127.0.0.1', logLevel: 'silent', transport: TEST_TRANSPORT, ...options });
+/** pino's numeric levels: 50 = error, 60 = fatal. */
+const PINO_ERROR = 50;
+
+/** A relay started in-process by the tests, with the health guard attached. */
+export type TestRelay = Relay & {
+  /** Error/fatal log lines the relay wrote (pino JSON, one per entry). */
+  readonly errorLogs: string[];
+  /** Throws if the relay logged at error level or counted a contained internal error. */
+  assertHealthy(): void;
+};
+
+/**
+ * Starts a relay in this process. Unless the test passes its own `logger`, the relay logs
+ * (level warn) into a recorder, and `close()` — which every test calls when it is done — throws
+ * if anything was logged at error level or `totals.internalErrors` (when the relay has that
+ * counter) is above zero: a test during which the relay hit an internal error fails.
+ */
+export async function startTestRelay(options: RelayOptions = {}): Promise<TestRelay> {
+  const errorLogs: string[] = [];
+  let logger = options.logger;
+  if (logger === undefined) {
+    let partial = '';
+    const sink = new Writable({
+      write(chunk: Buffer | string, _enc, done) {
+        partial += chunk.toString();
+        let nl: number;
+        while ((nl = partial.indexOf('\n')) >= 0) {
+          const line = partial.slice(0, nl);
+          partial = partial.slice(nl + 1);
+          if (pinoLevel(line) >= PINO_ERROR) errorLogs.push(line);
+        }
+        done();
+      },
+    });
+    logger = pino({ level: 'warn' }, sink);
+  }
+  const relay = (await startRelay({ port: 0, host: '127.0.0.1', logLevel: 'silent', transport: TEST_TRANSPORT, ...options, logger })) as TestRelay;
+  const assertHealthy = () => {
+    const internal = internalErrors(relay);
+    if (errorLogs.length > 0 || internal > 0) {
+      throw new Error(`relay was unhealthy: ${errorLogs.length} error log(s), ${internal} internal error(s)\n${errorLogs.slice(0, 5).join('\n')}`);
+    }
+  };
+  const close = relay.close.bind(relay);
+  Object.defineProperties(relay, {
+    errorLogs: { value: errorLogs },
+    assertHealthy: { value: assertHealthy },
+    close: {
+      value: async (deadlineMs?: number) => {
+        await close(deadlineMs);
+        assertHealthy();
+      },
+    },
+  });
+  return relay;
+}
+
+/** `relay.totals.internalErrors` when the relay has that counter (contained per-peer failures), else 0. */
+export function internalErrors(relay: Relay): number {
+  return Number((relay.totals as unknown as { internalErrors?: number }).internalErrors ?? 0);
+}
+
+/** The numeric pino level of a JSON log line; 0 for anything else. */
+export function pinoLevel(line: string): number {
+  if (!line.startsWith('{')) return 0;
+  try {
+    const level = (JSON.parse(line) as { level?: unknown }).level;
+    return typeof level === 'number' ? level : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Why a relay's stderr shows it failed: pino error/fatal lines and uncaught-exception traces. */
+export function stderrProblems(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (pinoLevel(line) >= PINO_ERROR) out.push(line);
+    else if (/Uncaught|uncaughtException|unhandledRejection|Unhandled 'error' event/.test(line)) out.push(line);
+  }
+  return out;
 }
 
 export interface Received {
@@ -56,7 +137,7 @@ export class TestPeer {
         if (bytes[0] === 0xa9 && bytes.length > 16) {
           this.batches++;
           try {
-            parts = splitBatch(bytes.subarray(16), { maxPayload: 64 * 1024 * 1024 });
+            parts = splitBatch(bytes.subarray(16), { maxPayload: 64 * 1024 * 1024, maxJsonPayload: 64 * 1024 * 1024 });
           } catch {
             parts = [bytes];
           }
@@ -64,7 +145,7 @@ export class TestPeer {
         for (const part of parts) {
           let message: Message | undefined;
           try {
-            message = decodeMessage(part, { maxPayload: 64 * 1024 * 1024 });
+            message = decodeMessage(part, { maxPayload: 64 * 1024 * 1024, maxJsonPayload: 64 * 1024 * 1024 });
           } catch {
             message = undefined;
           }
@@ -172,26 +253,107 @@ export class TestPeer {
 /** Resolves after `ms`. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A `sluice relay` child process (see {@link spawnRelay}). */
+export interface SpawnedRelay {
+  child: ChildProcess;
+  pid: number;
+  url: string;
+  http: string;
+  /** Everything the child wrote on stderr so far. */
+  stderr: () => string;
+  /** Set once the child exited: its code or signal. */
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** Resolves when the child exits. */
+  exited: Promise<void>;
+  /**
+   * Throws if the child exited without being asked to (kill()/stop()), or its stderr has a pino
+   * error/fatal line (level >= 50) or an uncaught exception.
+   */
+  assertHealthy(): void;
+  /** Kills the child (SIGKILL by default); an exit after this is expected. */
+  kill(signal?: NodeJS.Signals): void;
+  /** Stops it with SIGTERM (graceful drain) and waits for the exit. */
+  stop(): Promise<void>;
+}
+
 /** Runs `sluice relay` as a child process on an ephemeral port; resolves with its URL. */
-export async function spawnRelay(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; http: string; stderr: () => string }> {
+export async function spawnRelay(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<SpawnedRelay> {
   const bin = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
   const child = spawn(process.execPath, ['--expose-gc', bin, 'relay', '--port', '0', '--host', '127.0.0.1', '--transport', TEST_TRANSPORT, ...args], {
     env: { ...process.env, SLUICE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
+  let killed = false;
   child.stderr!.setEncoding('utf8');
-  const url = await new Promise<string>((resolve, reject) => {
+  child.stderr!.on('data', (chunk: string) => {
+    err += chunk;
+  });
+  const relay: SpawnedRelay = {
+    child,
+    pid: child.pid ?? 0,
+    url: '',
+    http: '',
+    stderr: () => err,
+    exit: undefined,
+    exited: new Promise<void>((resolve) =>
+      child.once('exit', (code, signal) => {
+        relay.exit = { code, signal };
+        resolve();
+      }),
+    ),
+    assertHealthy() {
+      const problems: string[] = [];
+      if (relay.exit && !killed) problems.push(`relay exited unexpectedly (code ${relay.exit.code}, signal ${relay.exit.signal})`);
+      problems.push(...stderrProblems(err));
+      if (problems.length > 0) throw new Error(`relay was unhealthy:\n${problems.slice(0, 8).join('\n')}\n--- stderr (tail) ---\n${err.slice(-4000)}`);
+    },
+    kill(signal: NodeJS.Signals = 'SIGKILL') {
+      killed = true;
+      if (relay.exit === undefined) child.kill(signal);
+    },
+    async stop() {
+      relay.kill('SIGTERM');
+      await relay.exited;
+    },
+  };
+  relay.url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`relay did not start: ${err}`)), 15_000);
-    child.stderr!.on('data', (chunk: string) => {
-      err += chunk;
+    const onData = () => {
       const m = /listening on (ws:\/\/\S+)/.exec(err);
       if (m) {
         clearTimeout(timer);
+        child.stderr!.off('data', onData);
         resolve(m[1]!);
       }
+    };
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`relay exited with ${code}: ${err}`));
     });
-    child.on('exit', (code) => reject(new Error(`relay exited with ${code}: ${err}`)));
   });
-  return { child, url, http: url.replace('ws://', 'http://'), stderr: () => err };
+  relay.http = relay.url.replace('ws://', 'http://');
+  return relay;
+}
+
+/** The part of node:test's TestContext the guard needs. */
+interface AfterHook {
+  after(fn: () => unknown): void;
+}
+
+/**
+ * {@link spawnRelay}, with the health check and the kill registered in `t.after`: the test fails
+ * if the relay crashed or logged an error/uncaught exception at any point while it ran.
+ */
+export async function spawnGuardedRelay(t: AfterHook, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<SpawnedRelay> {
+  const relay = await spawnRelay(args, env);
+  t.after(() => {
+    try {
+      relay.assertHealthy();
+    } finally {
+      relay.kill();
+    }
+  });
+  return relay;
 }

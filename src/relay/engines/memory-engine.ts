@@ -12,7 +12,7 @@ import { StateCache } from '../state-cache.js';
  * Applies a source update to a cache and returns what receivers get (undefined: nothing).
  * Shared with other engines so every node computes deliveries the same way.
  */
-export function applyUpdate(cache: StateCache, update: SourceUpdate): Delivery | undefined {
+export function applyUpdate(cache: StateCache, update: SourceUpdate, keepBefore = true): Delivery | undefined {
   switch (update.kind) {
     case 'sync': {
       const before = cache.snapshot();
@@ -22,13 +22,15 @@ export function applyUpdate(cache: StateCache, update: SourceUpdate): Delivery |
       return { kind: 'diff', diff, before, raw: undefined, first: !before.hadState };
     }
     case 'diff': {
-      const before = cache.snapshot();
-      if (!cache.applyDiff(update.diff)) {
-        if (before.hadState) return undefined;
+      const hadState = cache.hasState;
+      // Without keepBefore the cache updates in place and no snapshot of the old state exists.
+      const before = keepBefore ? cache.snapshot() : undefined;
+      if (!cache.applyDiff(update.diff, keepBefore)) {
+        if (hadState) return undefined;
         // A first diff that changes nothing still makes the state exist ({}).
         return { kind: 'diff', diff: {}, before, raw: undefined, first: true };
       }
-      return { kind: 'diff', diff: update.diff, before, raw: update.raw, first: !before.hadState };
+      return { kind: 'diff', diff: update.diff, before, raw: update.raw, first: !hadState };
     }
     case 'schema':
       cache.schemaFrame = update.raw.slice();
@@ -84,7 +86,7 @@ class MemoryChannel implements EngineChannel {
     this.cache = new StateCache(options.logRetainRecords, options.logRetainBytes);
   }
   publish(update: SourceUpdate): number | undefined {
-    const d = applyUpdate(this.cache, update);
+    const d = applyUpdate(this.cache, update, this.sink.needsBefore());
     if (d !== undefined) this.sink.deliver(d);
     return update.kind === 'log' && update.producer !== undefined ? this.cache.log.producerSeq : undefined;
   }

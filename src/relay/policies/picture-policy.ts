@@ -50,20 +50,27 @@ export class PicturePolicy {
     }
   }
 
-  /** An empty Keyframe: the picture is gone; nobody waits for one any more. */
+  /** An empty Keyframe: the picture is gone. Whoever is behind learns it when it drains. */
   reset(receivers: Iterable<ReceiverPeer>, raw: Uint8Array): void {
+    this.lastReset = raw;
     const [batch, i] = this.fanout.share(EVERYONE, raw);
     for (const r of receivers) {
       if (r.pending) continue;
+      if (r.queuedBytes > this.highWater) {
+        r.skipShared(batch);
+        r.pictureSlot.needPicture = true;
+        continue;
+      }
       r.pictureSlot.needPicture = false;
       r.enqueueShared(batch, i);
     }
   }
+  private lastReset: Uint8Array | undefined;
 
   onDrain(r: ReceiverPeer): void {
     if (!r.pictureSlot.needPicture) return;
     r.pictureSlot.needPicture = false;
-    const pf = this.cache().pictureFrame();
+    const pf = this.cache().pictureFrame() ?? this.lastReset;
     if (pf) r.enqueue(pf);
   }
 

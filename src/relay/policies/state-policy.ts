@@ -56,6 +56,10 @@ function projectedChange(diff: JsonObject, before: JsonObject, after: JsonObject
 
 export class StatePolicy {
   private readonly groups = new Map<string, FilterGroup>();
+  /** Groups whose filter has dotted paths (their diffs are projected from both states). */
+  private nestedGroups = 0;
+  /** Receivers holding a snapshot of an older state (behind, waiting for one merged diff). */
+  private readonly holders = new Set<ReceiverPeer>();
   /** Encoded catch-up syncs per filter, valid for one state version (1,000 joiners → 1 encode). */
   private readonly syncCache = new Map<string, { version: number; bytes: Uint8Array }>();
 
@@ -80,12 +84,14 @@ export class StatePolicy {
   }
 
   leave(r: ReceiverPeer): void {
+    this.release(r);
     const key = r.filterKey;
     const g = this.groups.get(key);
     if (!g) return;
     g.members.delete(r);
     if (g.members.size === 0) {
       this.groups.delete(key);
+      if (g.filter?.nested) this.nestedGroups--;
       this.syncCache.delete(key);
       this.fanout.forget(key);
     }
@@ -97,6 +103,7 @@ export class StatePolicy {
     if (!g) {
       g = { filter: r.filter, members: new Set() };
       this.groups.set(key, g);
+      if (g.filter?.nested) this.nestedGroups++;
     }
     g.members.add(r);
   }
@@ -108,7 +115,7 @@ export class StatePolicy {
     r.filter = makeFilter(select);
     this.enterGroup(r);
     const slot = r.stateSlot;
-    slot.behind = undefined;
+    this.release(r);
     slot.needSync = false;
     if (this.cache().hasState) {
       // A receiver that is not reading gets at most one pending sync, however often it changes filter.
@@ -147,8 +154,13 @@ export class StatePolicy {
       let bytes: Uint8Array;
       if (first) bytes = this.catchUpSync(g.filter);
       else if (g.filter === null) bytes = d.raw ?? encode(d.diff);
-      else {
-        const projected = projectedChange(d.diff, d.before.state, after, g.filter);
+      else if (g.filter.nested && d.before === undefined) {
+        // Cannot happen (needsBefore() holds while a nested group exists); if it did, a sync at
+        // the next drain is still exact.
+        for (const r of g.members) r.stateSlot.needSync = true;
+        continue;
+      } else {
+        const projected = projectedChange(d.diff, d.before?.state ?? {}, after, g.filter);
         if (isEmpty(projected)) continue; // touches nothing this group selected
         bytes = encode(projected);
       }
@@ -161,9 +173,17 @@ export class StatePolicy {
             r.enqueueShared(batch, i);
             continue;
           }
-          // Behind: remember what it last got; it receives ONE merged diff once it drains.
+          // Behind: remember what it last got; it receives ONE merged diff once it drains (or one
+          // sync, when no snapshot of the state before this change was kept).
           r.skipShared(batch);
-          r.stateSlot.behind ??= d.before;
+          const slot = r.stateSlot;
+          if (slot.behind === undefined && !slot.needSync) {
+            if (d.before === undefined || first) slot.needSync = true;
+            else {
+              slot.behind = d.before;
+              this.holders.add(r);
+            }
+          }
           batch.behind++;
         }
       }
@@ -176,14 +196,14 @@ export class StatePolicy {
     const slot = r.stateSlot;
     if (slot.needSync) {
       slot.needSync = false;
-      slot.behind = undefined;
+      this.release(r);
       r.enqueue(this.catchUpSync(r.filter));
       this.fanout.follow(r, r.filterKey);
       return;
     }
     const since = slot.behind;
     if (since === undefined) return;
-    slot.behind = undefined;
+    this.release(r);
     const cache = this.cache();
     if (!cache.hasState || since.version === cache.version) {
       this.fanout.follow(r, r.filterKey);
@@ -202,12 +222,17 @@ export class StatePolicy {
     return this.isBehind(r);
   }
 
-  /** Oldest state version a behind receiver still needs (tombstones newer than it must stay). */
-  oldestBehind(): number {
-    let min = Infinity;
-    for (const g of this.groups.values()) for (const r of g.members) if (r.stateSlot.behind) min = Math.min(min, r.stateSlot.behind.version);
-    return min;
+  /** The receiver no longer holds an old state. */
+  private release(r: ReceiverPeer): void {
+    r.stateSlot.behind = undefined;
+    this.holders.delete(r);
   }
+
+  /** See ChannelSink.needsBefore. */
+  needsBefore(): boolean {
+    return this.nestedGroups > 0 || this.holders.size > 0;
+  }
+
 }
 
 

@@ -1,0 +1,42 @@
+/**
+ * Attack: reserved keys are data like any other (DESIGN.md "One state semantics"). The relay
+ * forwards a change to a `__proto__` member correctly, but a live SDK view never shows it:
+ * StreamView.commit computes the changed paths with `pick()`, which assigns `out["__proto__"] = …`
+ * (a prototype change, not a key), finds no changed path, and drops the update — while a view
+ * that joins later holds the new value. Two views of one channel disagree until some other
+ * field changes.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { source } from '../../src/client/source.js';
+import { subscribe } from '../../src/client/stream-view.js';
+import { startTestRelay, sleep } from '../support/relay-harness.js';
+
+test('a live view sees changes to a "__proto__" member, like a late joiner', async () => {
+  const relay = await startTestRelay({});
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const src = source<any>(`${relay.url}/source/rk`, { initial: { a: 1 } });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const live = subscribe<any>(`${relay.url}/stream/rk`);
+  live.on('error', () => {});
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let late: ReturnType<typeof subscribe<any>> | undefined;
+  try {
+    await src.when.online();
+    await live.when.ready();
+    src.state['__proto__'] = { p: 1 };
+    await sleep(300);
+    late = subscribe(`${relay.url}/stream/rk`);
+    late.on('error', () => {});
+    await late.when.ready();
+    await sleep(100);
+    const want = JSON.stringify(src.get());
+    assert.equal(JSON.stringify(late.get()), want, 'late joiner');
+    assert.equal(JSON.stringify(live.get()), want, 'live view (joined before the change)');
+  } finally {
+    await late?.close();
+    await live.close();
+    await src.close();
+    await relay.close(1000);
+  }
+});
