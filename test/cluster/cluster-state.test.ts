@@ -57,9 +57,13 @@ describe('cluster: shared state across relay nodes (redis engine)', () => {
 
   it('a state of 20,000 top-level fields is stored and replicated (large syncs and deletions)', async () => {
     const src = await TestPeer.connect(`${a.url}/source/wide`);
-    const big: Record<string, number> = {};
-    for (let i = 0; i < 20_000; i++) big[`k${i}`] = i;
-    src.send({ kind: 'signal-sync', state: big });
+    // Built from four diffs: one JSON frame holds at most 8,192 members at the default 1 MiB limit.
+    src.send({ kind: 'signal-sync', state: {} });
+    for (let part = 0; part < 4; part++) {
+      const chunk: Record<string, number> = {};
+      for (let i = part * 5000; i < (part + 1) * 5000; i++) chunk[`k${i}`] = i;
+      src.send({ kind: 'signal-diff', diff: chunk });
+    }
     const r = await TestPeer.connect(`${b.url}/stream/wide`);
     await r.until(() => Object.keys(r.state).length === 20_000, 20_000, '20,000 fields on B');
     src.send({ kind: 'signal-sync', state: { only: 1 } });
