@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startTestRelay, TestPeer, sleep } from '../support/relay-harness.js';
 import { RawWs } from '../support/ws-garbage.js';
+import { until } from '../support/wait.js';
 
 function receiverQueued(relay: Awaited<ReturnType<typeof startTestRelay>>, ch: string): number {
   const c = relay.stats().channels.find((x) => x.name === ch);
@@ -20,7 +21,8 @@ test('SchemaAnnounce flood to a receiver that stops reading stays bounded', asyn
   try {
     const stalled = await RawWs.connect(`${relay.url}/stream/sch`);
     stalled.socket.pause(); // never reads again
-    await sleep(1200); // goes live after the handshake wait
+    // It never answers the relay's ping: it goes live after the handshake wait.
+    await until(() => [...(relay.channels.get('sch')?.receivers.values() ?? [])].some((r) => !r.pending), 10_000, 'the stalled receiver to go live');
     const src = await TestPeer.connect(`${relay.url}/source/sch`);
     const big = 'x'.repeat(200_000);
     let peak = 0;

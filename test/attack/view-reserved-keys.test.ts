@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { source } from '../../src/client/source.js';
 import { subscribe } from '../../src/client/stream-view.js';
-import { startTestRelay, sleep } from '../support/relay-harness.js';
+import { startTestRelay } from '../support/relay-harness.js';
+import { until } from '../support/wait.js';
 
 test('a live view sees changes to a "__proto__" member, like a late joiner', async () => {
   const relay = await startTestRelay({});
@@ -25,12 +26,15 @@ test('a live view sees changes to a "__proto__" member, like a late joiner', asy
     await src.when.online();
     await live.when.ready();
     src.state['__proto__'] = { p: 1 };
-    await sleep(300);
+    const want = JSON.stringify(src.get());
+    const cache = () => relay.channels.get('rk')!.cache.state;
+    await until(() => Object.prototype.hasOwnProperty.call(cache(), '__proto__'), 10_000, 'the relay to hold the change');
     late = subscribe(`${relay.url}/stream/rk`);
     late.on('error', () => {});
     await late.when.ready();
-    await sleep(100);
-    const want = JSON.stringify(src.get());
+    // Both views get their chance to converge; then the same assertions as before.
+    const l = late;
+    await until(() => JSON.stringify(l.get()) === want && JSON.stringify(live.get()) === want, 5000, 'both views').catch(() => {});
     assert.equal(JSON.stringify(late.get()), want, 'late joiner');
     assert.equal(JSON.stringify(live.get()), want, 'live view (joined before the change)');
   } finally {
