@@ -439,6 +439,14 @@ export class Channel implements ChannelSink {
    * repeats them cannot grow a stalled receiver's queue.
    */
   private toAll(kind: 'schema' | 'status' | 'end', frame: Uint8Array): void {
+    this.toLive(frame, (r) => (r.pendingControl ??= new Map()).set(kind, frame));
+  }
+
+  /**
+   * Shares a frame with every live receiver; one that is behind skips it and `behind` says what
+   * it gets instead (the latest control frame at drain, or nothing for media).
+   */
+  private toLive(frame: Uint8Array, behind: (r: ReceiverPeer) => void): void {
     if (this.receivers.size === 0) return;
     const hwm = this.ctx.config.receiverHighWaterBytes;
     const [batch, i] = this.fanout.share(EVERYONE, frame);
@@ -446,7 +454,7 @@ export class Channel implements ChannelSink {
       if (r.pending) continue;
       if (r.queuedBytes > hwm) {
         r.skipShared(batch);
-        (r.pendingControl ??= new Map()).set(kind, frame);
+        behind(r);
       } else r.enqueueShared(batch, i);
     }
   }
@@ -477,18 +485,12 @@ export class Channel implements ChannelSink {
 
   /** Audio, haptics, neural frames: nothing cached; whoever is behind misses them. */
   private deliverMedia(raw: Uint8Array): void {
-    if (this.receivers.size === 0) return;
-    const hwm = this.ctx.config.receiverHighWaterBytes;
-    const [batch, i] = this.fanout.share(EVERYONE, raw);
-    for (const r of this.receivers.values()) {
-      if (r.pending) continue;
-      if (r.queuedBytes > hwm) {
-        r.skipShared(batch);
-        this.stats.droppedFrames++;
-        this.ctx.totals.droppedFrames++;
-      } else r.enqueueShared(batch, i);
-    }
+    this.toLive(raw, this.countDropped);
   }
+  private readonly countDropped = (): void => {
+    this.stats.droppedFrames++;
+    this.ctx.totals.droppedFrames++;
+  };
 
   /** The receiver's queue went down: each policy sends what it missed while behind. */
   onReceiverDrain(r: ReceiverPeer): void {

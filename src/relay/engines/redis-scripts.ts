@@ -137,12 +137,10 @@ return {1, v}
 `;
 
 /**
- * Heartbeat of the writer: extends the lease when it is still this one's, and the lifetime of
- * the channel's data; records this node's receiver count and returns the cluster's ({ok, sum}).
- * ARGV: lease value, lease ms, data ttl ms, node id, receivers here, now.
+ * Lua shared by the heartbeat scripts: records this node's receiver count (with an expiry) in the
+ * channel's counts hash, drops expired entries and returns the cluster's sum.
  */
-export const RENEW_SCRIPT = `
-local function receivers(key, node, count, now, ttl)
+const RECEIVERS_LUA = `local function receivers(key, node, count, now, ttl)
   redis.call('HSET', key, node, count .. ':' .. (now + ttl))
   redis.call('PEXPIRE', key, ttl)
   local all = redis.call('HGETALL', key)
@@ -153,7 +151,15 @@ local function receivers(key, node, count, now, ttl)
   end
   return sum
 end
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0, 0} end
+`;
+
+/**
+ * Heartbeat of the writer: extends the lease when it is still this one's, and the lifetime of
+ * the channel's data; records this node's receiver count and returns the cluster's ({ok, sum}).
+ * ARGV: lease value, lease ms, data ttl ms, node id, receivers here, now.
+ */
+export const RENEW_SCRIPT = `
+${RECEIVERS_LUA}if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0, 0} end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 for i = 1, 8 do if i ~= 2 then redis.call('PEXPIRE', KEYS[i], ARGV[3]) end end
 return {1, receivers(KEYS[9], ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[2]))}
@@ -179,18 +185,7 @@ return 1
  * id, receivers here, now, entry ttl ms); the last element is the cluster's count.
  */
 export const PEEK_SCRIPT = `
-local function receivers(key, node, count, now, ttl)
-  redis.call('HSET', key, node, count .. ':' .. (now + ttl))
-  redis.call('PEXPIRE', key, ttl)
-  local all = redis.call('HGETALL', key)
-  local sum = 0
-  for i = 1, #all, 2 do
-    local c, exp = string.match(all[i + 1], '^(%d+):(%d+)$')
-    if c == nil or tonumber(exp) < now then redis.call('HDEL', key, all[i]) else sum = sum + tonumber(c) end
-  end
-  return sum
-end
-local sum = 0
+${RECEIVERS_LUA}local sum = 0
 if ARGV[1] then
   for i = 1, 8 do if i ~= 2 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end end
   sum = receivers(KEYS[9], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
