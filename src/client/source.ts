@@ -112,6 +112,8 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
   private changed = new Set<string>();
   private notifyScheduled = false;
   private pixelEncoder: DeltaEncoder | undefined;
+  /** The newest picture given to publishPixels (sent again as a keyframe on every Welcome). */
+  private picture: { width: number; height: number; rgba: Uint8Array } | undefined;
   private readonly calls = new Map<string, QueuedCall>();
   private readonly callQueue: QueuedCall[] = [];
   private running = 0;
@@ -210,14 +212,34 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
     return this.sendLive(frame instanceof Uint8Array ? frame : encodeMessage({ seq: this.nextSeq(), timestamp: Date.now() >>> 0, ...frame }));
   }
 
-  /** Publishes an RGBA frame, as a delta against the previous one when that is smaller. */
+  /**
+   * Publishes an RGBA frame, as a delta against the previous one when that is smaller. Returns
+   * false when not live; the picture is not lost then: the newest one goes out as a keyframe as
+   * soon as the relay welcomes this source (also after every reconnect, so a restarted relay
+   * gets the current picture back).
+   */
   publishPixels(width: number, height: number, rgba: Uint8Array): boolean {
     this.pixelEncoder ??= new DeltaEncoder();
+    this.keepPicture(width, height, rgba);
     if (!this.welcomed || !this.conn.connected) {
       this.pixelEncoder.reset();
       return false;
     }
-    const { keyframe, data } = this.pixelEncoder.encode(rgba);
+    return this.sendPicture(width, height, rgba);
+  }
+
+  /** Remembers the current picture (copied: callers reuse their buffers) for the next Welcome. */
+  private keepPicture(width: number, height: number, rgba: Uint8Array): void {
+    const p = this.picture;
+    if (p && p.rgba.length === rgba.length) {
+      p.rgba.set(rgba);
+      p.width = width;
+      p.height = height;
+    } else this.picture = { width, height, rgba: rgba.slice() };
+  }
+
+  private sendPicture(width: number, height: number, rgba: Uint8Array): boolean {
+    const { keyframe, data } = this.pixelEncoder!.encode(rgba);
     const type = keyframe ? FrameType.Pixels : FrameType.DeltaPixels;
     return this.conn.send(encodeFrame({ type, flags: keyframe ? Flag.Keyframe : 0, seq: this.nextSeq(), timestamp: Date.now() >>> 0, width, height }, data));
   }
@@ -313,6 +335,8 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
     this.conn.send(encodeMessage({ kind: 'signal-sync', state, seq: this.nextSeq(), timestamp: Date.now() >>> 0 }));
     this.lastSent = state;
     this.pixelEncoder?.reset();
+    // The current picture, published while offline or held by a relay that may have restarted.
+    if (this.picture) this.sendPicture(this.picture.width, this.picture.height, this.picture.rgba);
     // Logs: drop what the relay already has, resend the rest in order.
     this.relayAcks = w.logAcked !== undefined;
     if (w.logAcked !== undefined) this.onLogAck(w.logAcked);
