@@ -59,12 +59,48 @@ function processView(): Route {
   };
 }
 
-/** Routes for the relay CLI: the browser client module built by `npm run build`, web/ pages and process views. */
+/**
+ * The view page's Content-Security-Policy: its own scripts only, WebSocket back to this relay,
+ * workers and decoded images from blob: URLs, no requests anywhere else.
+ */
+export const VIEW_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "worker-src 'self' blob:",
+  "connect-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' blob: data:",
+  "media-src 'self' blob:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'self'",
+].join('; ');
+
+/** `/view/{channel}` (`/view` alone: channel `default`): the browser receiver of a channel's pixels, audio and state (web/view.html). */
+function pixelView(): Route {
+  return (req, res) => {
+    if (!/^\/view(\/[^/?]*)?$/.test((req.url ?? '').split('?')[0]!)) return false;
+    let body: Buffer;
+    try {
+      body = readFileSync(new URL('web/view.html', ROOT));
+    } catch {
+      return false;
+    }
+    res.writeHead(200, { 'content-type': TYPES.html!, 'cache-control': 'no-cache', 'content-security-policy': VIEW_CSP, 'x-content-type-options': 'nosniff' });
+    res.end(body);
+    return true;
+  };
+}
+
+/** Routes for the relay CLI: the browser client module and encoder worker built by `npm run build`, web/ pages, process and pixel views. */
 export function relayHttpRoutes(): Route[] {
   return [
     processView(),
+    pixelView(),
     file('/sluice.js', new URL('dist/browser/sluice.js', ROOT), 'text/javascript; charset=utf-8'),
     file('/sluice.js.map', new URL('dist/browser/sluice.js.map', ROOT), 'application/json'),
+    file('/sluice-worker.js', new URL('dist/browser/sluice-worker.js', ROOT), 'text/javascript; charset=utf-8'),
+    file('/sluice-worker.js.map', new URL('dist/browser/sluice-worker.js.map', ROOT), 'application/json'),
     webPages(),
   ];
 }

@@ -1,0 +1,162 @@
+// /view/{channel} in real headless Chromium: a source page streams an animated canvas with
+// publishCanvas (raw and delta), the receiver page shows it pixel for pixel on its frame-sized
+// canvas, a click on the (CSS-scaled) receiver canvas reaches the source in frame coordinates,
+// and a late-joining receiver shows the current frame at once. One browser, several pages.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { HttpRequest, HttpResponse } from '../../src/relay/transport.js';
+import { relayHttpRoutes } from '../../src/relay/static-routes.js';
+import { launchChromium } from '../support/browser.js';
+import { startTestRelay } from '../support/relay-harness.js';
+import type { TestRelay } from '../support/relay-harness.js';
+
+const W = 320;
+const H = 240;
+
+// Opaque pixels only: a canvas stores premultiplied alpha, so translucent ones may not round-trip.
+const SOURCE_PAGE = `<!doctype html>
+<html><body style="margin:0">
+<canvas id="c" width="${W}" height="${H}"></canvas>
+<script type="module">
+  import { source } from '/sluice.js';
+  const q = new URLSearchParams(location.search);
+  const c = document.getElementById('c');
+  const g = c.getContext('2d');
+  let t = 0;
+  const paint = () => {
+    t++;
+    g.fillStyle = 'rgb(' + ((t * 7) % 256) + ',40,90)';
+    g.fillRect(0, 0, ${W}, ${H});
+    g.fillStyle = '#fe0';
+    g.fillRect((t * 5) % 300, 50, 20, 20);
+    g.fillStyle = '#fff';
+    g.font = '20px sans-serif';
+    g.fillText('frame ' + t, 10, 200);
+  };
+  paint();
+  const src = source('ws://' + location.host + '/source/' + q.get('ch'), { mode: 'pixel' });
+  window.inputs = [];
+  src.on('input', ({ event }) => window.inputs.push(event));
+  window.pub = src.publishCanvas(c, { fps: 30, mode: q.get('mode') });
+  const timer = setInterval(paint, 33);
+  window.stopAnimation = () => clearInterval(timer);
+  window.frames = () => t;
+</script>
+</body></html>`;
+
+/** FNV-1a over a canvas's RGBA (runs in the page). */
+function canvasHash(id: string): string {
+  const c = document.getElementById(id) as HTMLCanvasElement;
+  if (!c || c.width === 0) return 'empty';
+  const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < d.length; i++) h = Math.imul(h ^ d[i]!, 0x01000193);
+  return `${c.width}x${c.height}:${(h >>> 0).toString(16)}`;
+}
+
+/** Whether canvas `id` hashes to `want` (runs in the page; self-contained for waitForFunction). */
+function canvasIs({ id, want }: { id: string; want: string }): boolean {
+  const c = document.getElementById(id) as HTMLCanvasElement;
+  if (!c || c.width === 0) return want === 'empty';
+  const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < d.length; i++) h = Math.imul(h ^ d[i]!, 0x01000193);
+  return `${c.width}x${c.height}:${(h >>> 0).toString(16)}` === want;
+}
+
+/** The canvas's RGBA as base64 (runs in the page). */
+function canvasBytes(id: string): string {
+  const c = document.getElementById(id) as HTMLCanvasElement;
+  const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+  let s = '';
+  for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode(...d.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+describe('view page: pixels in the browser', () => {
+  let relay: TestRelay;
+  let browser: Browser;
+  let http: string;
+  const errors: string[] = [];
+
+  before(async () => {
+    const page = (req: HttpRequest, res: HttpResponse) => {
+      if ((req.url ?? '').split('?')[0] !== '/test-source.html') return false;
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(SOURCE_PAGE);
+      return true;
+    };
+    relay = await startTestRelay({ httpRoutes: [page, ...relayHttpRoutes()] });
+    http = relay.url.replace('ws:', 'http:');
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser.close();
+    await relay.close();
+  });
+
+  async function open(path: string, viewport = { width: 900, height: 500 }): Promise<Page> {
+    const p = await browser.newPage({ viewport });
+    p.on('pageerror', (e) => errors.push(`${path}: ${e.message}`));
+    p.on('console', (m) => {
+      if (m.location().url.endsWith('/favicon.ico')) return;
+      if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) errors.push(`${path}: ${m.text()}`);
+    });
+    await p.goto(`${http}${path}`);
+    return p;
+  }
+
+  /** Stops the animation and waits until the receiver shows exactly the source's picture. */
+  async function settle(src: Page, view: Page): Promise<void> {
+    await src.evaluate(() => (window as unknown as { stopAnimation(): void }).stopAnimation());
+    const want = await src.evaluate(canvasHash, 'c');
+    await view.waitForFunction(canvasIs, { id: 'screen', want }, { timeout: 15_000, polling: 100 }).catch(async () => {
+      assert.fail(`receiver never matched the source: ${await view.evaluate(canvasHash, 'screen')} vs ${want}`);
+    });
+  }
+
+  for (const mode of ['raw', 'delta'] as const) {
+    it(`${mode}: the receiver's canvas equals the source's frame pixel for pixel; a click arrives in frame coordinates`, { timeout: 40_000 }, async (t) => {
+      const ch = `board-${mode}`;
+      const src = await open(`/test-source.html?ch=${ch}&mode=${mode}`, { width: 400, height: 300 });
+      const view = await open(`/view/${ch}`);
+      t.after(async () => {
+        await view.close();
+        await src.close();
+      });
+      assert.equal(await view.evaluate(() => document.body.dataset.transport), 'websocket');
+      // Let it animate for a while: several frames (deltas in delta mode) drawn.
+      await view.waitForFunction(() => Number(document.body.dataset.frames) >= 10, undefined, { timeout: 15_000 });
+      await settle(src, view);
+      const a = Buffer.from(await src.evaluate(canvasBytes, 'c'), 'base64');
+      const b = Buffer.from(await view.evaluate(canvasBytes, 'screen'), 'base64');
+      assert.equal(b.length, W * H * 4, 'the receiver canvas holds the frame at its own size');
+      assert.ok(a.equals(b), 'receiver canvas bytes differ from the source canvas');
+      const stats = await src.evaluate(() => (window as unknown as { pub: { stats: Record<string, unknown> } }).pub.stats);
+      assert.equal(stats.encoder, 'worker');
+      if (mode === 'delta') assert.ok((stats.deltas as number) > 0, `no deltas sent: ${JSON.stringify(stats)}`);
+      else assert.equal(stats.deltas, 0);
+
+      // The canvas is scaled by CSS (500 px high for a 240-px frame): click frame pixel (100, 60).
+      const box = await view.evaluate(() => {
+        const r = document.getElementById('screen')!.getBoundingClientRect();
+        return { left: r.left, top: r.top, width: r.width, height: r.height };
+      });
+      assert.ok(Math.abs(box.height - 500) < 1 && Math.abs(box.width - (500 * W) / H) < 1, `canvas shown at ${box.width}x${box.height}`);
+      const s = box.height / H;
+      await view.mouse.click(box.left + (100 + 0.5) * s, box.top + (60 + 0.5) * s);
+      await src.waitForFunction(() => (window as unknown as { inputs: Array<{ input: string; phase: number }> }).inputs.some((e) => e.input === 'pointer' && e.phase === 2), undefined, { timeout: 10_000 });
+      const pointer = await src.evaluate(() => (window as unknown as { inputs: Array<{ input: string }> }).inputs.filter((e) => e.input === 'pointer'));
+      const down = pointer.find((e) => (e as unknown as { phase: number }).phase === 1) as unknown as { x: number; y: number; buttons: number };
+      assert.deepEqual({ x: down.x, y: down.y, buttons: down.buttons }, { x: 100, y: 60, buttons: 1 });
+
+      // A receiver that joins now shows the current frame at once (the relay's catch-up).
+      const late = await open(`/view/${ch}`, { width: 320, height: 200 });
+      t.after(() => late.close());
+      await late.waitForFunction(() => Number(document.body.dataset.frames) >= 1, undefined, { timeout: 10_000 });
+      assert.equal(await late.evaluate(canvasHash, 'screen'), await src.evaluate(canvasHash, 'c'));
+      assert.deepEqual(errors, []);
+    });
+  }
+});
