@@ -7,6 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { HttpRequest, HttpResponse } from '../../src/relay/transport.js';
 import { relayHttpRoutes } from '../../src/relay/static-routes.js';
+import { encodeMessage } from '../../src/protocol/message.js';
+import { source } from '../../src/client/index.js';
 import { launchChromium } from '../support/browser.js';
 import { startTestRelay } from '../support/relay-harness.js';
 import type { TestRelay } from '../support/relay-harness.js';
@@ -24,8 +26,16 @@ const SOURCE_PAGE = `<!doctype html>
   const c = document.getElementById('c');
   const g = c.getContext('2d');
   let t = 0;
+  const noise = q.get('pattern') === 'noise' ? g.createImageData(${W}, ${H}) : undefined;
   const paint = () => {
     t++;
+    if (noise) {
+      // Video-like: every pixel changes every frame.
+      const d = noise.data;
+      for (let i = 0; i < d.length; i++) d[i] = (i & 3) === 3 ? 255 : (Math.random() * 256) | 0;
+      g.putImageData(noise, 0, 0);
+      return;
+    }
     g.fillStyle = 'rgb(' + ((t * 7) % 256) + ',40,90)';
     g.fillRect(0, 0, ${W}, ${H});
     g.fillStyle = '#fe0';
@@ -35,7 +45,7 @@ const SOURCE_PAGE = `<!doctype html>
     g.fillText('frame ' + t, 10, 200);
   };
   paint();
-  const src = source('ws://' + location.host + '/source/' + q.get('ch'), { mode: 'pixel' });
+  const src = source('ws://' + location.host + '/source/' + q.get('ch'), { mode: 'pixel', backoff: { initialMs: 50, maxMs: 300 } });
   window.inputs = [];
   src.on('input', ({ event }) => window.inputs.push(event));
   window.pub = src.publishCanvas(c, { fps: 30, mode: q.get('mode') });
@@ -80,14 +90,15 @@ describe('view page: pixels in the browser', () => {
   let http: string;
   const errors: string[] = [];
 
+  const sourcePage = (req: HttpRequest, res: HttpResponse) => {
+    if ((req.url ?? '').split('?')[0] !== '/test-source.html') return false;
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(SOURCE_PAGE);
+    return true;
+  };
+
   before(async () => {
-    const page = (req: HttpRequest, res: HttpResponse) => {
-      if ((req.url ?? '').split('?')[0] !== '/test-source.html') return false;
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(SOURCE_PAGE);
-      return true;
-    };
-    relay = await startTestRelay({ httpRoutes: [page, ...relayHttpRoutes()] });
+    relay = await startTestRelay({ httpRoutes: [sourcePage, ...relayHttpRoutes()] });
     http = relay.url.replace('ws:', 'http:');
     browser = await launchChromium();
   });
@@ -159,4 +170,72 @@ describe('view page: pixels in the browser', () => {
       assert.deepEqual(errors, []);
     });
   }
+
+  it('auto: video-like content goes as compressed images, and once still the receiver is exact again', { timeout: 40_000 }, async (t) => {
+    const src = await open('/test-source.html?ch=noise&mode=auto&pattern=noise', { width: 400, height: 300 });
+    const view = await open('/view/noise');
+    t.after(async () => {
+      await view.close();
+      await src.close();
+    });
+    await view.waitForFunction(() => Number(document.body.dataset.frames) >= 5, undefined, { timeout: 15_000 });
+    await settle(src, view);
+    const stats = await src.evaluate(() => (window as unknown as { pub: { stats: Record<string, number> } }).pub.stats);
+    assert.ok(stats.compressed! > 0, `no compressed frames: ${JSON.stringify(stats)}`);
+    assert.ok(stats.keyframes! >= 2, `no exact keyframe after the images: ${JSON.stringify(stats)}`);
+    assert.deepEqual(errors, []);
+  });
+
+  it('after the relay restarts, source and receiver reconnect and the receiver redraws from the catch-up', { timeout: 40_000 }, async (t) => {
+    let own = await startTestRelay({ httpRoutes: [sourcePage, ...relayHttpRoutes()] });
+    const port = own.port;
+    const base = own.url.replace('ws:', 'http:');
+    t.after(() => own.close());
+    const src = await browser.newPage({ viewport: { width: 400, height: 300 } });
+    const view = await browser.newPage({ viewport: { width: 640, height: 480 } });
+    t.after(async () => {
+      await view.close();
+      await src.close();
+    });
+    await src.goto(`${base}/test-source.html?ch=again&mode=delta`);
+    await view.goto(`${base}/view/again`);
+    await view.waitForFunction(() => Number(document.body.dataset.frames) >= 3, undefined, { timeout: 15_000 });
+    await settle(src, view);
+    await own.close();
+    await view.waitForFunction(() => document.getElementById('conn')?.textContent !== 'live', undefined, { timeout: 10_000 });
+    const before = Number(await view.evaluate(() => document.body.dataset.frames));
+    // The picture changes while the relay is down: the receiver must end up with the new one.
+    await src.evaluate(() => {
+      const g = (document.getElementById('c') as HTMLCanvasElement).getContext('2d')!;
+      g.fillStyle = '#0a8';
+      g.fillRect(40, 40, 100, 80);
+    });
+    own = await startTestRelay({ port, httpRoutes: [sourcePage, ...relayHttpRoutes()] });
+    await view.waitForFunction((n) => Number(document.body.dataset.frames) > n, before, { timeout: 15_000 });
+    const want = await src.evaluate(canvasHash, 'c');
+    await view.waitForFunction(canvasIs, { id: 'screen', want }, { timeout: 15_000, polling: 100 });
+  });
+
+  it('a state channel shows its state; audio frames offer a click-to-enable sound button', { timeout: 30_000 }, async (t) => {
+    const src = source(`${relay.url}/source/mixed`, { initial: { title: 'hello', n: 1 } });
+    t.after(() => src.close());
+    await src.when.online();
+    const view = await open('/view/mixed');
+    t.after(() => view.close());
+    await view.waitForFunction(() => document.getElementById('state')?.textContent?.includes('"title": "hello"') === true && !document.getElementById('state')!.hidden, undefined, { timeout: 10_000 });
+    src.state.n = 2;
+    await view.waitForFunction(() => document.getElementById('state')?.textContent?.includes('"n": 2') === true, undefined, { timeout: 10_000 });
+    // 20 ms of a 440 Hz tone per frame, sent until the page has seen a few.
+    const samples = new Float32Array(960).map((_, i) => Math.sin((2 * Math.PI * 440 * i) / 48000) * 0.2);
+    const timer = setInterval(() => src.publishFrame(encodeMessage({ kind: 'audio-pcm', sampleRate: 48000, channels: 1, samples, timestamp: Date.now() >>> 0 })), 20);
+    t.after(() => clearInterval(timer));
+    await view.waitForFunction(() => Number(document.body.dataset.audio) >= 5 && !document.getElementById('sound')!.hidden, undefined, { timeout: 10_000 });
+    await view.click('#sound');
+    await view.waitForFunction(() => {
+      const a = (window as unknown as { sluiceView: { audio: { enabled: boolean; stats: { played: number } } } }).sluiceView.audio;
+      return a.enabled && a.stats.played >= 5;
+    }, undefined, { timeout: 10_000 });
+    assert.equal(await view.isHidden('#sound'), true);
+    assert.deepEqual(errors, []);
+  });
 });
