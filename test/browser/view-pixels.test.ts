@@ -51,6 +51,17 @@ const SOURCE_PAGE = `<!doctype html>
   window.pub = src.publishCanvas(c, { fps: 30, mode: q.get('mode') });
   const timer = setInterval(paint, 33);
   window.stopAnimation = () => clearInterval(timer);
+  // Audio needs a user gesture: the test clicks this button.
+  const tone = document.createElement('button');
+  tone.id = 'tone';
+  tone.textContent = 'tone';
+  document.body.append(tone);
+  tone.onclick = async () => {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator();
+    osc.start();
+    window.audioPub = await src.publishAudio(osc, { context: ctx, codec: q.get('codec') || 'pcm' });
+  };
   window.frames = () => t;
 </script>
 </body></html>`;
@@ -236,6 +247,24 @@ describe('view page: pixels in the browser', () => {
       return a.enabled && a.stats.played >= 5;
     }, undefined, { timeout: 10_000 });
     assert.equal(await view.isHidden('#sound'), true);
+    assert.deepEqual(errors, []);
+  });
+
+  it('publishAudio streams an AudioNode from a page; the view page plays it', { timeout: 30_000 }, async (t) => {
+    const src = await open('/test-source.html?ch=tone&mode=delta', { width: 400, height: 300 });
+    const view = await open('/view/tone');
+    t.after(async () => {
+      await view.close();
+      await src.close();
+    });
+    await view.waitForFunction(() => Number(document.body.dataset.frames) >= 1, undefined, { timeout: 15_000 });
+    await src.click('#tone');
+    await view.waitForFunction(() => Number(document.body.dataset.audio) >= 10, undefined, { timeout: 15_000 });
+    await view.click('#sound');
+    await view.waitForFunction(() => (window as unknown as { sluiceView: { audio: { stats: { played: number } } } }).sluiceView.audio.stats.played >= 10, undefined, { timeout: 10_000 });
+    const sent = await src.evaluate(() => (window as unknown as { audioPub: { frames: number; codec: string } }).audioPub);
+    assert.equal(sent.codec, 'pcm');
+    assert.ok(sent.frames >= 10);
     assert.deepEqual(errors, []);
   });
 });
