@@ -61,20 +61,25 @@ function processView(): Route {
 
 /**
  * The view page's Content-Security-Policy: its own scripts only, WebSocket back to this relay,
- * workers and decoded images from blob: URLs, no requests anywhere else.
+ * workers and decoded images from blob: URLs, no requests anywhere else. `host` (the request's
+ * Host header, when it is a plain host[:port]) is named for ws:/wss: explicitly, because some
+ * browsers do not let 'self' cover WebSocket URLs.
  */
-export const VIEW_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "worker-src 'self' blob:",
-  "connect-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' blob: data:",
-  "media-src 'self' blob:",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'self'",
-].join('; ');
+export function viewCsp(host?: string): string {
+  const ws = host && /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host) ? ` ws://${host} wss://${host}` : '';
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "worker-src 'self' blob:",
+    `connect-src 'self'${ws}`,
+    "style-src 'self'",
+    "img-src 'self' blob: data:",
+    "media-src 'self' blob:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'self'",
+  ].join('; ');
+}
 
 /** `/view/{channel}` (`/view` alone: channel `default`): the browser receiver of a channel's pixels, audio and state (web/view.html). */
 function pixelView(): Route {
@@ -86,7 +91,7 @@ function pixelView(): Route {
     } catch {
       return false;
     }
-    res.writeHead(200, { 'content-type': TYPES.html!, 'cache-control': 'no-cache', 'content-security-policy': VIEW_CSP, 'x-content-type-options': 'nosniff' });
+    res.writeHead(200, { 'content-type': TYPES.html!, 'cache-control': 'no-cache', 'content-security-policy': viewCsp(req.headers.host), 'x-content-type-options': 'nosniff' });
     res.end(body);
     return true;
   };

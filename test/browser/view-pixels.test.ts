@@ -231,6 +231,11 @@ describe('view page: pixels in the browser', () => {
     const src = source(`${relay.url}/source/mixed`, { initial: { title: 'hello', n: 1 } });
     t.after(() => src.close());
     await src.when.online();
+    const res = await fetch(`${http}/view/mixed`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, new RegExp(`connect-src 'self' ws://${new URL(http).host} wss://`));
+    assert.equal((await fetch(`${http}/view`)).status, 200, '/view alone is channel default');
     const view = await open('/view/mixed');
     t.after(() => view.close());
     await view.waitForFunction(() => document.getElementById('state')?.textContent?.includes('"title": "hello"') === true && !document.getElementById('state')!.hidden, undefined, { timeout: 10_000 });
@@ -259,6 +264,7 @@ describe('view page: pixels in the browser', () => {
     });
     await view.waitForFunction(() => Number(document.body.dataset.frames) >= 1, undefined, { timeout: 15_000 });
     await src.click('#tone');
+    await src.waitForFunction(() => 'audioPub' in window, undefined, { timeout: 15_000 });
     await view.waitForFunction(() => Number(document.body.dataset.audio) >= 10, undefined, { timeout: 15_000 });
     await view.click('#sound');
     await view.waitForFunction(() => (window as unknown as { sluiceView: { audio: { stats: { played: number } } } }).sluiceView.audio.stats.played >= 10, undefined, { timeout: 10_000 });
