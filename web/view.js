@@ -38,6 +38,8 @@ let ages = [];
 /** The last 600 frame ages, for automation and benchmarks. */
 const recentAges = [];
 let lastVia = 'websocket';
+/** Media frames received, by kind ('delta-pixels', 'compressed-pixels', 'audio-pcm', …). */
+const received = {};
 
 /**
  * The one entry point for media frames: pictures go to the decoder and are drawn, audio to the
@@ -45,6 +47,7 @@ let lastVia = 'websocket';
  */
 export function onMediaFrame(msg, via = 'websocket') {
   lastVia = via;
+  received[msg.kind] = (received[msg.kind] ?? 0) + 1;
   if (isPictureMessage(msg)) {
     const r = picture.apply(msg);
     if (r === true) scheduleDraw();
@@ -170,4 +173,4 @@ if (params.get('input') !== '0') {
 }
 
 // For other frame sources and for automation.
-window.sluiceView = { channel, view, picture, audio, onMediaFrame, scheduleDraw, recentAges };
+window.sluiceView = { channel, view, picture, audio, onMediaFrame, scheduleDraw, recentAges, received };

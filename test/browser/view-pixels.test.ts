@@ -189,7 +189,13 @@ describe('view page: pixels in the browser', () => {
       await view.close();
       await src.close();
     });
-    await view.waitForFunction(() => Number(document.body.dataset.frames) >= 5, undefined, { timeout: 15_000 });
+    // The receiver decodes (and draws) the lossy images too, not only the final keyframe.
+    await view.waitForFunction(() => ((window as unknown as { sluiceView: { received: Record<string, number> } }).sluiceView.received['compressed-pixels'] ?? 0) >= 3, undefined, { timeout: 15_000 });
+    // A decoded lossy image leaves the decoder waiting for an exact keyframe before any delta.
+    await view.waitForFunction(() => {
+      const p = (window as unknown as { sluiceView: { picture: { applied: number; needsKeyframe: boolean } } }).sluiceView.picture;
+      return p.applied >= 3 && p.needsKeyframe;
+    }, undefined, { timeout: 15_000 });
     await settle(src, view);
     const stats = await src.evaluate(() => (window as unknown as { pub: { stats: Record<string, number> } }).pub.stats);
     assert.ok(stats.compressed! > 0, `no compressed frames: ${JSON.stringify(stats)}`);
