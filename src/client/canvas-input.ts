@@ -138,6 +138,7 @@ export function captureInput(el: HTMLElement, send: (e: InputEvent) => void, fra
       clearTimeout(timer);
       timer = setTimeout(() => {
         const r = el.getBoundingClientRect();
+        if (r.width === 0 || r.height === 0) return; // not shown (yet): no size to report
         const k = `${Math.round(r.width)}x${Math.round(r.height)}@${devicePixelRatio}`;
         if (k === last) return;
         last = k;

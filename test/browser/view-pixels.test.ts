@@ -139,7 +139,7 @@ describe('view page: pixels in the browser', () => {
   }
 
   for (const mode of ['raw', 'delta'] as const) {
-    it(`${mode}: the receiver's canvas equals the source's frame pixel for pixel; a click arrives in frame coordinates`, { timeout: 40_000 }, async (t) => {
+    it(`${mode}: the receiver's canvas equals the source's frame pixel for pixel; input arrives in frame coordinates`, { timeout: 40_000 }, async (t) => {
       const ch = `board-${mode}`;
       const src = await open(`/test-source.html?ch=${ch}&mode=${mode}`, { width: 400, height: 300 });
       const view = await open(`/view/${ch}`);
@@ -172,6 +172,24 @@ describe('view page: pixels in the browser', () => {
       const pointer = await src.evaluate(() => (window as unknown as { inputs: Array<{ input: string }> }).inputs.filter((e) => e.input === 'pointer'));
       const down = pointer.find((e) => (e as unknown as { phase: number }).phase === 1) as unknown as { x: number; y: number; buttons: number };
       assert.deepEqual({ x: down.x, y: down.y, buttons: down.buttons }, { x: 100, y: 60, buttons: 1 });
+      if (mode === 'delta') {
+        // Keyboard, wheel (at the pointer's frame position) and the canvas's CSS size reach the source too.
+        await view.keyboard.press('ArrowLeft');
+        await view.mouse.move(box.left + (200 + 0.5) * s, box.top + (20 + 0.5) * s);
+        await view.mouse.wheel(0, 120);
+        type Ev = { input: string; key?: string; phase?: number; dy?: number; x?: number; y?: number; width?: number; height?: number };
+        await src.waitForFunction(() => {
+          const ins = (window as unknown as { inputs: Ev[] }).inputs;
+          return ins.some((e) => e.input === 'key' && e.phase === 1) && ins.some((e) => e.input === 'scroll') && ins.some((e) => e.input === 'resize');
+        }, undefined, { timeout: 10_000 });
+        const ins = await src.evaluate(() => (window as unknown as { inputs: Ev[] }).inputs);
+        const key = ins.find((e) => e.input === 'key')!;
+        assert.deepEqual([key.key, key.phase], ['ArrowLeft', 0]);
+        const scroll = ins.find((e) => e.input === 'scroll')!;
+        assert.deepEqual([scroll.dy, scroll.x, scroll.y], [120, 200, 20]);
+        const resize = ins.filter((e) => e.input === 'resize').at(-1)!;
+        assert.deepEqual([resize.width, resize.height], [Math.round(box.width), Math.round(box.height)]);
+      }
 
       // A receiver that joins now shows the current frame at once (the relay's catch-up).
       const late = await open(`/view/${ch}`, { width: 320, height: 200 });
