@@ -25,6 +25,8 @@ export interface LoadConfig {
   generator: string;
   /** Poll without sleeping (see docs/benchmarks.md). */
   spin: boolean;
+  /** A second node's port: half the receivers connect there, the source stays on `port`. */
+  port2?: number;
 }
 
 export interface LoadResult {
@@ -33,6 +35,8 @@ export interface LoadResult {
   connected: number;
   latency: { p50: number; p99: number; samples: number; expected: number };
   saturation: { delivered: number; seconds: number; perSecond: number; sent: number; loadCpuPercent: number };
+  /** Per receiver group (on `port`, then on `port2`): latency at the fixed rate, deliveries at saturation. */
+  groups: { connected: number; p50: number; p99: number; samples: number; delivered: number }[];
   error?: string;
 }
 
@@ -55,7 +59,7 @@ function phase(name: string): Promise<void> {
 }
 
 async function main(): Promise<LoadResult> {
-  const gen = startGenerator({ binary: cfg.generator, host: cfg.host, port: cfg.port, adapter, receivers: cfg.n, spin: cfg.spin });
+  const gen = startGenerator({ binary: cfg.generator, host: cfg.host, port: cfg.port, adapter, receivers: cfg.n, spin: cfg.spin, ...(cfg.port2 ? { port2: cfg.port2 } : {}) });
   try {
     const connected = Number(await gen.next('ready'));
     if (connected < 0) throw new Error('the source could not connect');
@@ -100,6 +104,10 @@ async function main(): Promise<LoadResult> {
         sent: after.sent - before.sent,
         loadCpuPercent: (loadSeconds / seconds) * 100,
       },
+      groups: after.groups.map((g, i) => {
+        const l = lat.groups[i]!;
+        return { connected: g.connected, p50: l.p50, p99: l.p99, samples: l.samples, delivered: g.delivered - (before.groups[i]?.delivered ?? 0) };
+      }),
     };
   } finally {
     gen.kill();
