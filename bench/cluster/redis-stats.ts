@@ -108,3 +108,10 @@ export async function startMonitor(url: string, needle: string): Promise<{ stop:
     },
   };
 }
+
+/** Loads scripts into Redis's script cache (SCRIPT LOAD), as if a node had already run them. */
+export function loadScripts(url: string, scripts: readonly string[]): Promise<void> {
+  return withClient(url, async (c) => {
+    for (const text of scripts) await c.scriptLoad(text);
+  });
+}
