@@ -100,9 +100,9 @@ export async function startMonitor(url: string, needle: string): Promise<{ stop:
   });
   return {
     stop: async () => {
-      // A system that fell behind is still publishing: wait for 300 ms without a line (≤ 10 s).
-      const end = performance.now() + 10_000;
-      while (performance.now() - last < 300 && performance.now() < end) await new Promise((r) => setTimeout(r, 50));
+      // A system that fell behind is still publishing: wait for 1 s without a line (≤ 20 s).
+      const end = performance.now() + 20_000;
+      while (performance.now() - last < 1000 && performance.now() < end) await new Promise((r) => setTimeout(r, 50));
       c.destroy();
       return counts;
     },

@@ -13,6 +13,14 @@ import { createClient } from 'redis';
 import { Server } from 'socket.io';
 
 const [portArg, url, key] = process.argv.slice(2);
+
+// node-redis (v5+) gives up on a command after 5 s by default. When this node falls seconds
+// behind, a PUBLISH the adapter never awaits then rejects, and Node would exit on the unhandled
+// rejection: report them and keep serving, so that the run measures the overload.
+let unhandled = 0;
+process.on('unhandledRejection', (e) => {
+  if (unhandled++ % 1000 === 0) console.error(`unhandled rejection #${unhandled}: ${String(e)}`);
+});
 const pub = createClient({ url: url! });
 const sub = pub.duplicate();
 pub.on('error', (e: Error) => console.error('redis pub:', e.message));

@@ -12,9 +12,9 @@
  * source connects to node A, the first half of the receivers to A and the second half to B, so
  * B's receivers get every message through Redis — their latency is reported apart. Per row:
  * delivered msgs/s at saturation, p50/p99 at a fixed 200 msgs/s (all receivers, A's, B's), each
- * process's CPU at saturation, Redis commands per published update (MONITOR during the
- * fixed-rate phase, whose update count is exact: commands the nodes sent — round trips — and
- * commands run inside their scripts) and Redis commands run per second at saturation
+ * process's CPU at saturation, Redis commands per published update (MONITOR during a gentle
+ * phase of 20 msgs/s that every system keeps up with, so the update count is exact: commands the
+ * nodes sent — round trips — and commands run inside their scripts) and Redis commands run per second at saturation
  * (`INFO commandstats`).
  *
  * Redis: a private `redis-server` on a free port by default (so that the command counts are this
@@ -43,6 +43,8 @@ const satMs = Number(process.env.BENCH_SAT_MS ?? 5000);
 const window = Number(process.env.BENCH_WINDOW ?? 500);
 const latencyRate = Number(process.env.BENCH_LAT_RATE ?? 200);
 const latencyMs = 5000;
+/** The gentle phase where Redis commands are counted: every system keeps up with it. */
+const count = { rate: Number(process.env.BENCH_COUNT_RATE ?? 20), ms: 5000 };
 /**
  * Whether to put the Redis engine's scripts in Redis's script cache before each Sluice run. With
  * a cold cache (a fresh Redis), the engine's first writes, pipelined as EVALSHA, fail with
@@ -182,6 +184,7 @@ async function runOne(t: Target, generator: string, redis: { url: string; pid: n
       satMs,
       generator,
       spin: false,
+      ...(t.redis ? { count } : {}),
     };
     const [cmd, args] = pinned(layout?.load)(NODE, ['--import', 'tsx', join(ROOT, 'bench/fanout/load.ts'), JSON.stringify(cfg)]);
     const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -191,15 +194,15 @@ async function runOne(t: Target, generator: string, redis: { url: string; pid: n
     let t0 = 0;
     let cmds0 = new Map<string, number>();
     let monitor: Awaited<ReturnType<typeof startMonitor>> | undefined;
-    let latCmds: MonitorCounts | undefined;
+    let counted: MonitorCounts | undefined;
     let satCmds = new Map<string, number>();
     let satSeconds = NaN;
     const result = await new Promise<LoadResult>((resolve) => {
       const timer = setTimeout(() => resolve({ error: 'timed out' } as LoadResult), 120_000);
       child.on('message', (m: { phase?: string; result?: LoadResult }) => {
         void (async () => {
-          if (m.phase === 'lat-start' && t.redis) monitor = await startMonitor(redis.url, prefix);
-          if (m.phase === 'lat-end' && monitor) latCmds = await monitor.stop();
+          if (m.phase === 'count-start') monitor = await startMonitor(redis.url, prefix);
+          if (m.phase === 'count-end' && monitor) counted = await monitor.stop();
           if (m.phase === 'sat-start' && t.redis) cmds0 = await commandStats(redis.url);
           if (m.phase === 'sat-start') {
             cpu0 = pids.map(cpuSeconds);
@@ -225,16 +228,16 @@ async function runOne(t: Target, generator: string, redis: { url: string; pid: n
       nodes.forEach((nd, i) => process.stderr.write(`${t.name} node ${'AB'[i]}: ${nd.output() || '(no output)'}\n`));
     } else {
       row.result = result;
-      if (t.redis && latCmds) {
-        const published = Math.round((latencyRate * latencyMs) / 1000);
+      if (t.redis && counted) {
+        const published = Math.round((count.rate * count.ms) / 1000);
         const sum = (m: Map<string, number>) => [...m.values()].reduce((x, y) => x + y, 0);
         const list = (m: Map<string, number>) =>
           [...m]
             .sort((x, y) => y[1] - x[1])
             .map(([c, k]) => `${c} ${(k / published).toFixed(2)}`)
             .join(', ') || 'none';
-        const breakdown = `sent: ${list(latCmds.sent)}; inside scripts: ${list(latCmds.inScripts)}`;
-        row.redis = { sent: sum(latCmds.sent) / published, inScripts: sum(latCmds.inScripts) / published, breakdown, satPerSecond: sum(satCmds) / satSeconds };
+        const breakdown = `sent: ${list(counted.sent)}; inside scripts: ${list(counted.inScripts)}`;
+        row.redis = { sent: sum(counted.sent) / published, inScripts: sum(counted.inScripts) / published, breakdown, satPerSecond: sum(satCmds) / satSeconds };
       }
     }
   } catch (e) {
@@ -273,7 +276,7 @@ function report(rows: Row[], facts: string[]): void {
   }
   const withCmds = rows.filter((r) => r.redis);
   if (withCmds.length) {
-    console.log(`\nRedis commands per published update during the ${latencyRate} msgs/s phase (MONITOR, commands naming this run's keys or channels; heartbeats included):\n`);
+    console.log(`\nRedis commands per published update during a phase at ${count.rate} msgs/s for ${count.ms / 1000} s, before the latency phase (MONITOR, commands naming this run's keys or channels; heartbeats included):\n`);
     for (const r of withCmds) console.log(`- ${r.t.label}: ${r.redis!.breakdown}`);
   }
   console.log('\n### Ratios\n');

@@ -27,6 +27,11 @@ export interface LoadConfig {
   spin: boolean;
   /** A second node's port: half the receivers connect there, the source stays on `port`. */
   port2?: number;
+  /**
+   * A gentle phase first, at `rate` msgs/s for `ms`, between the phases `count-start` and
+   * `count-end` (the cluster benchmark counts Redis commands per update there).
+   */
+  count?: { rate: number; ms: number };
 }
 
 export interface LoadResult {
@@ -65,6 +70,15 @@ async function main(): Promise<LoadResult> {
     if (connected < 0) throw new Error('the source could not connect');
     await sleep(1500);
     await phase('idle');
+
+    if (cfg.count) {
+      await phase('count-start');
+      const counted = gen.next('latency-done');
+      gen.command(`latency ${cfg.count.rate} ${cfg.count.ms}`);
+      await counted;
+      await phase('count-end');
+      await sleep(500);
+    }
 
     // Latency at a fixed rate.
     gen.command('reset');
