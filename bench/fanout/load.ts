@@ -72,12 +72,21 @@ async function main(): Promise<LoadResult> {
     await phase('idle');
 
     if (cfg.count) {
+      gen.command('reset');
       await phase('count-start');
       const counted = gen.next('latency-done');
       gen.command(`latency ${cfg.count.rate} ${cfg.count.ms}`);
       await counted;
+      // Until every delivery is in (or 2 s without progress): the latency phase reuses the indexes.
+      const expected = Math.round((cfg.count.rate * cfg.count.ms) / 1000) * connected;
+      let seen = -1;
+      let since = performance.now();
+      for (const end = performance.now() + 30_000; performance.now() < end; await sleep(200)) {
+        const { delivered } = await gen.report();
+        if (delivered >= expected || performance.now() - since > 2000) break;
+        if (delivered !== seen) [seen, since] = [delivered, performance.now()];
+      }
       await phase('count-end');
-      await sleep(500);
     }
 
     // Latency at a fixed rate.
