@@ -12,7 +12,8 @@
  * source connects to node A, the first half of the receivers to A and the second half to B, so
  * B's receivers get every message through Redis — their latency is reported apart. Per row:
  * delivered msgs/s at saturation, p50/p99 at a fixed 200 msgs/s (all receivers, A's, B's), each
- * process's CPU at saturation, Redis commands per published update (MONITOR during a gentle
+ * process's CPU at saturation (and deliveries per node CPU-second, which a busy machine disturbs
+ * less than throughput), Redis commands per published update (MONITOR during a gentle
  * phase of 20 msgs/s that every system keeps up with, so the update count is exact: commands the
  * nodes sent — round trips — and commands run inside their scripts) and Redis commands run per second at saturation
  * (`INFO commandstats`).
@@ -157,7 +158,7 @@ interface Row {
   /** CPU % of node A, node B, Redis at saturation. */
   cpu: { a: number; b: number; redis: number };
   /** Redis commands per published update at the fixed rate; commands run per second at saturation. */
-  redis?: { sent: number; inScripts: number; breakdown: string; satPerSecond: number };
+  redis?: { sent: number; inScripts: number; breakdown: string; satPerSecond: number; satBreakdown: string };
 }
 
 async function runOne(t: Target, generator: string, redis: { url: string; pid: number | undefined }, runPrefix: string): Promise<Row> {
@@ -237,7 +238,11 @@ async function runOne(t: Target, generator: string, redis: { url: string; pid: n
             .map(([c, k]) => `${c} ${(k / published).toFixed(2)}`)
             .join(', ') || 'none';
         const breakdown = `sent: ${list(counted.sent)}; inside scripts: ${list(counted.inScripts)}`;
-        row.redis = { sent: sum(counted.sent) / published, inScripts: sum(counted.inScripts) / published, breakdown, satPerSecond: sum(satCmds) / satSeconds };
+        const satBreakdown = [...satCmds]
+          .sort((x, y) => y[1] - x[1])
+          .map(([c, k]) => `${c} ${fmt(k / satSeconds)}`)
+          .join(', ');
+        row.redis = { sent: sum(counted.sent) / published, inScripts: sum(counted.inScripts) / published, breakdown, satPerSecond: sum(satCmds) / satSeconds, satBreakdown };
       }
     }
   } catch (e) {
@@ -260,24 +265,26 @@ function report(rows: Row[], facts: string[]): void {
   console.log(`## Cluster: one source → ${n.toLocaleString('en-US')} receivers, two nodes vs one\n`);
   for (const f of facts) console.log(`- ${f}`);
   console.log('');
-  console.log(`| system | delivered msgs/s | per receiver msgs/s | p50 ms @${latencyRate}/s | p99 ms @${latencyRate}/s | p99 ms on node A | p99 ms on node B (via Redis) | samples / expected | CPU % node A | CPU % node B | CPU % Redis | Redis round trips / update | Redis cmds run / update (incl. in scripts) | Redis cmds run / s at saturation |`);
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log(`| system | delivered msgs/s | per receiver msgs/s | p50 ms @${latencyRate}/s | p99 ms @${latencyRate}/s | p99 ms on node A | p99 ms on node B (via Redis) | samples / expected | CPU % node A | CPU % node B | CPU % Redis | deliveries per node CPU-second | Redis round trips / update | Redis cmds run / update (incl. in scripts) | Redis cmds run / s at saturation |`);
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const x = r.result;
     if (!x) {
-      console.log(`| ${r.t.label} | error: ${(r.error ?? '').slice(0, 100).replace(/\|/g, '/')} | | | | | | | | | | | | |`);
+      console.log(`| ${r.t.label} | error: ${(r.error ?? '').slice(0, 100).replace(/\|/g, '/')} | | | | | | | | | | | | | |`);
       continue;
     }
     const [ga, gb] = x.groups;
     const two = r.t.nodes === 2;
     console.log(
-      `| ${r.t.label} | ${mps(x.saturation.perSecond)} | ${fmt(x.saturation.perSecond / n)} | ${fmt(x.latency.p50, 2)} | ${fmt(x.latency.p99, 2)} | ${fmt(ga?.p99, 2)} | ${two ? fmt(gb?.p99, 2) : ''} | ${x.latency.samples.toLocaleString('en-US')} / ${x.latency.expected.toLocaleString('en-US')} | ${fmt(r.cpu.a)} | ${two ? fmt(r.cpu.b) : ''} | ${r.t.redis ? fmt(r.cpu.redis) : ''} | ${r.redis ? fmt(r.redis.sent, 2) : ''} | ${r.redis ? fmt(r.redis.sent + r.redis.inScripts, 2) : ''} | ${r.redis ? fmt(r.redis.satPerSecond) : ''} |`,
+      `| ${r.t.label} | ${mps(x.saturation.perSecond)} | ${fmt(x.saturation.perSecond / n)} | ${fmt(x.latency.p50, 2)} | ${fmt(x.latency.p99, 2)} | ${fmt(ga?.p99, 2)} | ${two ? fmt(gb?.p99, 2) : ''} | ${x.latency.samples.toLocaleString('en-US')} / ${x.latency.expected.toLocaleString('en-US')} | ${fmt(r.cpu.a)} | ${two ? fmt(r.cpu.b) : ''} | ${r.t.redis ? fmt(r.cpu.redis) : ''} | ${mps(x.saturation.perSecond / ((r.cpu.a + (two ? r.cpu.b : 0)) / 100))} | ${r.redis ? fmt(r.redis.sent, 2) : ''} | ${r.redis ? fmt(r.redis.sent + r.redis.inScripts, 2) : ''} | ${r.redis ? fmt(r.redis.satPerSecond) : ''} |`,
     );
   }
   const withCmds = rows.filter((r) => r.redis);
   if (withCmds.length) {
     console.log(`\nRedis commands per published update during a phase at ${count.rate} msgs/s for ${count.ms / 1000} s, before the latency phase (MONITOR, commands naming this run's keys or channels; heartbeats included):\n`);
     for (const r of withCmds) console.log(`- ${r.t.label}: ${r.redis!.breakdown}`);
+    console.log(`\nRedis commands run per second at saturation (INFO commandstats; a snapshot — a node rereading the channel — shows as lrange):\n`);
+    for (const r of withCmds) console.log(`- ${r.t.label}: ${r.redis!.satBreakdown || 'none'}`);
   }
   console.log('\n### Ratios\n');
   console.log('| comparison | delivered msgs/s | p99 @200/s |');
@@ -318,7 +325,7 @@ async function main(): Promise<void> {
     preloadScripts
       ? "Sluice's Redis scripts are preloaded (SCRIPT LOAD) before each run: from a cold script cache the engine's first pipelined writes are retried out of order and the source is closed (a known defect; `BENCH_COLD_SCRIPTS=1` shows it)"
       : 'Cold Redis script cache (BENCH_COLD_SCRIPTS=1)',
-    `Messages of ~100 B; saturation = ${satMs / 1000} s with ≤ ${window} messages in flight; latency at ${latencyRate} msgs/s for ${latencyMs / 1000} s. Two nodes: the source and receivers 0–${n / 2 - 1} on node A, receivers ${n / 2}–${n - 1} on node B.`,
+    `Messages of ~100 B; saturation = ${satMs / 1000} s with ≤ ${window} messages in flight; latency at ${latencyRate} msgs/s for ${latencyMs / 1000} s. Two nodes: the source and receivers 0–${Math.floor(n / 2) - 1} on node A, receivers ${Math.floor(n / 2)}–${n - 1} on node B.`,
   ];
   const rows: Row[] = [];
   try {
