@@ -142,11 +142,14 @@ export class RedisEngine implements Engine {
     await sub.connect();
     const raw = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }) as unknown as RawClient;
     const engine = new RedisEngine(nodeId, options, client as unknown as Client, raw, sub as unknown as Client);
+    await engine.loadScripts();
     await engine.checkEpoch();
     await sub.sSubscribe(engine.nodeChannel, (m: Buffer) => engine.onResult(m), true);
     // After a reconnect, pub/sub messages may have been lost: every channel reads Redis again.
     sub.on('ready', () => engine.resyncAll());
     client.on('ready', () => {
+      // Before anything else on the new connection: a restarted Redis has no scripts.
+      void engine.loadScripts().catch(() => {});
       engine.redisDown = false;
       void engine.checkEpoch().catch(() => {});
     });
@@ -188,7 +191,21 @@ export class RedisEngine implements Engine {
     if (this.channels.get(c.name) === c) this.channels.delete(c.name);
   }
 
-  /** Runs a script by its SHA, loading it on NOSCRIPT. */
+  /**
+   * Loads every script (SCRIPT LOAD) on the command connection. Sent when the connection becomes
+   * ready and before any write on it, so writes pipelined after it find their scripts: with a cold
+   * cache, per-write NOSCRIPT retries would reach Redis out of order (a later EVALSHA succeeding
+   * once an earlier write's EVAL retry cached the script) and the write script would refuse them.
+   */
+  async loadScripts(): Promise<void> {
+    await Promise.all(Object.values(SCRIPTS).map((text) => this.raw.sendCommand(['SCRIPT', 'LOAD', text])));
+  }
+
+  /**
+   * Runs a script by its SHA. NOSCRIPT (an operator's SCRIPT FLUSH; a restart is handled by
+   * loadScripts on reconnect) falls back to EVAL and reloads the scripts; a write that reaches
+   * Redis out of order meanwhile is refused by its offset check, never applied twice or skipped.
+   */
   async run(script: ScriptName, keys: readonly string[], args: readonly Arg[]): Promise<Reply> {
     try {
       return await this.raw.sendCommand<Reply>(['EVALSHA', this.shas.get(script)!, String(keys.length), ...keys, ...args]);
@@ -197,6 +214,7 @@ export class RedisEngine implements Engine {
         this.noteFailure(e);
         throw e;
       }
+      void this.loadScripts().catch(() => {});
       return this.raw.sendCommand<Reply>(['EVAL', SCRIPTS[script], String(keys.length), ...keys, ...args]);
     }
   }
