@@ -6,8 +6,9 @@
  *
  * Slow clients: a tick is skipped for a client whose socket still holds more than
  * `maxBufferedBytes` (every tick is a full snapshot, so skipping loses nothing but freshness);
- * one that stays over it for `behindCloseMs` is closed with 4413. A client's memory is thus
- * bounded by maxBufferedBytes plus one tick's messages.
+ * one that stays over it for `behindCloseMs` is cut off (it is not reading, so a 4413 close frame
+ * queued behind its backlog would never reach it). A client's memory is thus bounded by
+ * maxBufferedBytes plus one tick's messages.
  *
  * Client → relay (text JSON, at most 4 KiB, at most 20 per second):
  *   {"watch": "channel-name"}   also send that channel's detail every tick (null stops)
@@ -156,7 +157,8 @@ export class FeedHub {
         this.skippedTicks++;
         if (now - c.behindSince >= closeAfter) {
           this.closedTooSlow++;
-          this.drop(c, CloseCode.TooSlow, `feed client ${c.conn.bufferedAmount} bytes behind for ${Math.round((now - c.behindSince) / 1000)} s`);
+          this.clients.delete(c);
+          c.conn.terminate();
         }
         continue;
       }
