@@ -24,12 +24,16 @@ export async function beatNode(send: Send, prefix: string, nodeId: string, load:
 /** The nodes seen recently, this one included; entries of dead nodes are removed. */
 export async function readNodes(send: Send, prefix: string, selfId: string, leaseMs: number, now = Date.now()): Promise<ClusterNode[]> {
   const reply = await send(['HGETALL', nodesKey(prefix)]);
-  const a = Array.isArray(reply) ? reply : [];
+  // RESP2 answers a flat array, RESP3 a map (a Map or a plain object, depending on the client's type mapping).
+  const entries: Array<[unknown, unknown]> = [];
+  if (Array.isArray(reply)) for (let i = 0; i + 1 < reply.length; i += 2) entries.push([reply[i], reply[i + 1]]);
+  else if (reply instanceof Map) entries.push(...(reply as Map<unknown, unknown>).entries());
+  else if (typeof reply === 'object' && reply !== null) entries.push(...Object.entries(reply));
   const nodes: ClusterNode[] = [];
   const stale: string[] = [];
-  for (let i = 0; i + 1 < a.length; i += 2) {
-    const id = String(a[i]);
-    const [connections, channels, seenAt] = String(a[i + 1]).split(':').map(Number);
+  for (const [key, value] of entries) {
+    const id = String(key);
+    const [connections, channels, seenAt] = String(value).split(':').map(Number);
     if (!Number.isFinite(seenAt) || now - seenAt! > STALE_LEASES * leaseMs) {
       stale.push(id);
       continue;
