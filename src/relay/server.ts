@@ -497,6 +497,7 @@ export class Relay {
     every(this.config.gcIntervalMs, 'gc', () => this.collectGarbage());
     every(SWEEP_MS, 'sweep', () => this.sweep());
     every(1000, 'console', () => this.console.tick());
+    every(WATCH_PUSH_MS, 'console-watch', () => this.console.pushWatched());
   }
 
   /**
@@ -557,6 +558,8 @@ export class Relay {
 }
 
 const SWEEP_MS = 250;
+/** How often the console's watched channels are checked for changes between feed ticks. */
+const WATCH_PUSH_MS = 200;
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -74,11 +74,6 @@ describe('operations console', () => {
     let frame = 0;
     camera.publishPixels(96, 64, gradient(96, 64, frame++));
     for (let i = 1; i <= 12; i++) build.log(i % 5 === 0 ? 'stderr' : 'stdout', i % 5 === 0 ? `warning: step ${i} took longer than expected` : `[${i}/12] compiling module-${i}.ts`);
-    // A name no WebSocket route accepts, as another engine node or a future path could create it:
-    // the console must show it as text.
-    const hostile = '<script>window.__pwned=2</script>';
-    const h = relay.table.admit(hostile, 'receiver');
-    assert.ok(h.ok);
 
     const page = await browser.newPage({ viewport: { width: 1360, height: 760 } });
     const pageErrors: string[] = [];
@@ -93,7 +88,7 @@ describe('operations console', () => {
     // All channels are listed.
     await page.waitForFunction(
       (names) => names.every((n) => Array.from(document.querySelectorAll<HTMLTableRowElement>('#channels tbody tr')).some((r) => r.dataset.name === n)),
-      ['game.lobby-1', 'camera.front', 'ci.build-42', 'process:nightly-7', hostile],
+      ['game.lobby-1', 'camera.front', 'ci.build-42', 'process:nightly-7'],
       { timeout: 15_000 },
     );
     const kinds = await page.evaluate(() =>
@@ -104,11 +99,6 @@ describe('operations console', () => {
     assert.deepEqual(kinds['ci.build-42'], ['log']);
     assert.deepEqual(kinds['process:nightly-7'], ['state', 'log']);
 
-    // The hostile name is text: the link shows it verbatim and nothing ran.
-    const hostileText = await page.evaluate((n) => Array.from(document.querySelectorAll<HTMLTableRowElement>('#channels tbody tr')).find((r) => r.dataset.name === n)?.querySelector('a')?.textContent, hostile);
-    assert.equal(hostileText, hostile);
-    assert.equal(await page.evaluate(() => (window as { __pwned?: number }).__pwned), undefined);
-    assert.equal(await page.locator('#channels script').count(), 0);
 
     // Receivers join and leave.
     const r1 = await TestPeer.connect(`${relay.url}/stream/game.lobby-1`);
@@ -135,6 +125,18 @@ describe('operations console', () => {
     await page.screenshot({ path: join(SHOTS, 'console-channels.png') });
     if (DOCS) await page.screenshot({ path: join(DOCS, 'console.png') });
 
+    // A name no WebSocket route accepts, as another engine node or a future path could create it:
+    // the console must show it as text.
+    const hostile = '<script>window.__pwned=2</script>';
+    const h = relay.table.admit(hostile, 'receiver');
+    assert.ok(h.ok);
+    await page.waitForFunction((n) => Array.from(document.querySelectorAll<HTMLTableRowElement>('#channels tbody tr')).some((r) => r.dataset.name === n), hostile, { timeout: 10_000 });
+    // The hostile name is text: the link shows it verbatim and nothing ran.
+    const hostileText = await page.evaluate((n) => Array.from(document.querySelectorAll<HTMLTableRowElement>('#channels tbody tr')).find((r) => r.dataset.name === n)?.querySelector('a')?.textContent, hostile);
+    assert.equal(hostileText, hostile);
+    assert.equal(await page.evaluate(() => (window as { __pwned?: number }).__pwned), undefined);
+    assert.equal(await page.locator('#channels script').count(), 0);
+
     // The channel view: the inspector follows the source within about a second.
     await page.goto(`${http(relay)}/console#/channels/${encodeURIComponent('game.lobby-1')}`);
     await page.waitForFunction(() => document.querySelector('#inspector tr[data-field="round"] td.val')?.textContent === '3', undefined, { timeout: 10_000 });
@@ -146,8 +148,8 @@ describe('operations console', () => {
     const latency = Date.now() - before;
     const highlighted = await page.evaluate(() => Array.from(document.querySelectorAll<HTMLTableRowElement>('#inspector tr.changed')).map((r) => r.dataset.field));
     assert.deepEqual(highlighted, ['round']);
-    // One tick is at most a second; the margin is for a loaded CI machine.
-    assert.ok(latency < 2000, `inspector updated ${latency} ms after the change`);
+    // A watched channel is pushed within 200 ms of a change; the margin is for a loaded machine.
+    assert.ok(latency < 1000, `inspector updated ${latency} ms after the change`);
     const version = await page.textContent('#inspector tr[data-field="round"] td:nth-child(3)');
     assert.match(version ?? '', /^v\d+$/);
 
@@ -201,7 +203,10 @@ describe('operations console', () => {
     await phone.screenshot({ path: join(SHOTS, 'console-phone.png') });
     await phone.goto(`${http(relay)}/console#/channels/game.lobby-1`);
     await phone.waitForFunction(() => document.querySelector('#inspector tr[data-field="round"]') !== null, undefined, { timeout: 10_000 });
-    await phone.screenshot({ path: join(SHOTS, 'console-phone-channel.png') });
+    await phone.screenshot({ path: join(SHOTS, 'console-phone-channel.png'), fullPage: true });
+    await phone.goto(`${http(relay)}/console#/relay`);
+    await phone.waitForFunction(() => document.querySelector('#rl-conns tbody tr') !== null, undefined, { timeout: 10_000 });
+    await phone.screenshot({ path: join(SHOTS, 'console-phone-relay.png'), fullPage: true });
 
     assert.equal(await page.evaluate(() => (window as { __pwned?: number }).__pwned), undefined);
     assert.deepEqual(pageErrors, []);

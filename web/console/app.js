@@ -307,6 +307,7 @@ function renderChannels() {
 // ---------------------------------------------------------------- channel view
 
 const fieldRows = new Map();
+const HIGHLIGHT_MS = 3000;
 let lastPictureVersion = -1;
 function resetChannelView() {
   fieldRows.clear();
@@ -414,7 +415,7 @@ function renderValue(v, depth) {
   const keys = isArr ? v.map((_, i) => i) : Object.keys(v);
   if (keys.length === 0) return el('span', 'j-punct', isArr ? '[]' : '{}');
   const d = el('details', 'j-tree');
-  d.open = depth < 1 && keys.length <= 12;
+  d.open = depth < 2 && keys.length <= 8;
   const sum = el('summary', 'j-punct', isArr ? `[${keys.length}]` : `{${keys.length}}`);
   d.append(sum);
   const shown = keys.slice(0, 200);
@@ -452,20 +453,21 @@ function renderState(c, prev) {
       ver.dataset.label = 'Version';
       age.dataset.label = 'Age';
       tr.append(k, val, ver, age);
-      row = { tr, val, ver, age, version: -1, changedAt: undefined };
+      row = { tr, val, ver, age, version: -1, changedAt: undefined, markedUntil: 0 };
       fieldRows.set(f.name, row);
     }
     if (row.version !== f.version) {
       row.val.replaceChildren(renderValue(c.state[f.name], 0));
       setText(row.ver, 'v' + f.version);
-      if (!firstRender && row.version !== -1) {
-        // Restart the highlight animation: the field changed since the last update.
+      if (!firstRender) {
+        // Restart the highlight: the field changed since the last update; it stays marked 3 s.
         row.tr.classList.remove('changed');
         void row.tr.offsetWidth;
         row.tr.classList.add('changed');
-      } else if (!firstRender) row.tr.classList.add('changed');
+        row.markedUntil = Date.now() + HIGHLIGHT_MS;
+      }
       row.version = f.version;
-    } else row.tr.classList.remove('changed');
+    }
     row.changedAt = f.changedAt;
   }
   for (const [name, row] of fieldRows) {
@@ -488,7 +490,14 @@ function renderState(c, prev) {
   if (c.stateTruncated) setText(t, `Showing ${c.fieldList.length} of ${c.fields} fields: the state is larger than the inspector shows.`);
 }
 function renderDetailAges() {
-  for (const row of fieldRows.values()) setText(row.age, row.changedAt === undefined ? 'older' : fmtDur(now() - row.changedAt));
+  const t = Date.now();
+  for (const row of fieldRows.values()) {
+    setText(row.age, row.changedAt === undefined ? 'older' : fmtDur(now() - row.changedAt));
+    if (row.markedUntil && t >= row.markedUntil) {
+      row.markedUntil = 0;
+      row.tr.classList.remove('changed');
+    }
+  }
 }
 
 function renderProcess(c) {

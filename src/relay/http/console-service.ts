@@ -70,7 +70,15 @@ export class ConsoleService {
 
   constructor(private readonly host: ConsoleHost) {
     this.feed = new FeedHub(
-      { detailJson: (name) => this.detailJson(name) },
+      {
+        detailJson: (name) => this.detailJson(name),
+        detailKey: (name) => {
+          const c = host.table.get(name);
+          if (c === undefined) return '';
+          const cache = c.cache;
+          return `${cache.version}:${cache.log.next}:${c.pictureVersion}:${c.receivers.size}:${c.engineChannel.sourceOnline}`;
+        },
+      },
       { maxClients: host.config.consoleMaxFeeds, maxBufferedBytes: host.config.consoleFeedMaxBytes, behindCloseMs: 10_000, maxRows: FEED_MAX_ROWS },
     );
   }
@@ -86,8 +94,11 @@ export class ConsoleService {
     this.detailCache = new Map();
     this.refreshNodes();
     if (this.feed.size > 0) {
-      const rows: Array<{ name: string; json: string }> = [];
-      for (const c of this.host.table.values()) rows.push({ name: c.name, json: JSON.stringify(channelRow(c, this.sampler)) });
+      const rows: Array<{ name: string; json(): string }> = [];
+      for (const c of this.host.table.values()) {
+        let json: string | undefined;
+        rows.push({ name: c.name, json: () => (json ??= JSON.stringify(channelRow(c, this.sampler))) });
+      }
       rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       this.feed.publish({ t: now, relayJson: this.relayJson(now, true), rows, total: rows.length });
     }
@@ -141,6 +152,13 @@ export class ConsoleService {
   private relayJson(now: number, fresh = false): string {
     if (fresh || this.relayCache === undefined || now - this.relayCache.at >= 1000) this.relayCache = { at: now, json: JSON.stringify(this.relayInfo(now)) };
     return this.relayCache.json;
+  }
+
+  /** Between ticks: watched channels that changed are pushed at once (see FeedHub.pushWatched). */
+  pushWatched(): void {
+    if (this.feed.size === 0) return;
+    this.detailCache = new Map();
+    this.feed.pushWatched();
   }
 
   /** A channel's detail as JSON, computed at most once per tick however many ask. */

@@ -23,21 +23,28 @@ const MAX_CLIENT_MESSAGE = 4096;
 const MAX_CLIENT_MESSAGES_PER_SEC = 20;
 const MAX_NAME = 256;
 
-/** What a tick provides: rows already serialized one by one (so a filter only joins strings). */
+/**
+ * What a tick provides: rows sorted by name, each serialized at most once per tick and only when
+ * some client is sent it (so a filter only joins strings, and rows past every client's cap cost nothing).
+ */
 export interface FeedTick {
   t: number;
   relayJson: string;
-  rows: Array<{ name: string; json: string }>;
+  rows: Array<{ name: string; json(): string }>;
   total: number;
 }
 
 export interface FeedSource {
   /** The detail of one channel as JSON (null when unknown), computed at most once per tick. */
   detailJson(name: string): string | null;
+  /** A cheap key that changes when the channel's detail would (state version, log offset, receivers…). */
+  detailKey(name: string): string;
 }
 
 class FeedClient {
   watch: string | undefined;
+  /** detailKey of the watched channel when its detail was last sent. */
+  sentKey: string | undefined;
   q = '';
   behindSince: number | undefined;
   skipped = 0;
@@ -124,7 +131,7 @@ export class FeedHub {
       if (w === null || w === '') client.watch = undefined;
       else if (typeof w === 'string' && w.length <= MAX_NAME) {
         client.watch = w;
-        this.sendDetail(client);
+        this.sendDetail(client, this.details);
       } else return this.drop(client, CloseCode.BadFrame, 'watch must be a channel name or null');
     }
     if ('q' in o) {
@@ -164,7 +171,22 @@ export class FeedHub {
       }
       c.behindSince = undefined;
       this.sendTick(c);
-      this.sendDetail(c);
+      this.sendDetail(c, this.details);
+    }
+  }
+
+  /**
+   * Between ticks (several times a second): a watched channel whose state, log, picture or
+   * receivers changed is sent again at once, so the inspector follows the source closely.
+   * Each changed channel's detail is computed once for all its watchers.
+   */
+  pushWatched(): void {
+    let fresh: Map<string, string | null> | undefined;
+    for (const c of this.clients) {
+      const name = c.watch;
+      if (name === undefined || !c.conn.isOpen || c.conn.bufferedAmount > this.options.maxBufferedBytes) continue;
+      if (this.source.detailKey(name) === c.sentKey) continue;
+      this.sendDetail(c, (fresh ??= new Map()));
     }
   }
 
@@ -175,19 +197,20 @@ export class FeedHub {
       const q = c.q.toLowerCase();
       const rows = q === '' ? tick.rows : tick.rows.filter((r) => r.name.toLowerCase().includes(q));
       const shown = rows.slice(0, this.options.maxRows);
-      msg = `{"type":"tick","t":${tick.t},"relay":${tick.relayJson},"total":${tick.total},"matched":${rows.length},"truncated":${rows.length > shown.length},"channels":[${shown.map((r) => r.json).join(',')}]}`;
+      msg = `{"type":"tick","t":${tick.t},"relay":${tick.relayJson},"total":${tick.total},"matched":${rows.length},"truncated":${rows.length > shown.length},"channels":[${shown.map((r) => r.json()).join(',')}]}`;
       this.messages.set(c.q, msg);
     }
     c.conn.sendText(msg);
   }
 
-  private sendDetail(c: FeedClient): void {
+  private sendDetail(c: FeedClient, cache: Map<string, string | null>): void {
     const name = c.watch;
     if (name === undefined) return;
-    let json = this.details.get(name);
+    c.sentKey = this.source.detailKey(name);
+    let json = cache.get(name);
     if (json === undefined) {
       json = this.source.detailJson(name);
-      this.details.set(name, json);
+      cache.set(name, json);
     }
     c.conn.sendText(json === null ? `{"type":"channel","name":${JSON.stringify(name)},"channel":null}` : `{"type":"channel","name":${JSON.stringify(name)},"channel":${json}}`);
   }
