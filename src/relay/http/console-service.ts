@@ -63,7 +63,7 @@ export class ConsoleService {
   private nodes: ClusterNode[] | undefined;
   private nodesPending = false;
   private relayCache: { at: number; json: string } | undefined;
-  private readonly pictures = new WeakMap<Channel, { version: number; type: string; body: Uint8Array }>();
+  private readonly pictures = new WeakMap<Channel, { version: number; at: number; type: string; body: Uint8Array }>();
   private detailCache = new Map<string, string | null>();
   /** Milliseconds the last tick took (sampling, rows, serialization), for /api/relay. */
   lastTickMs = 0;
@@ -226,10 +226,14 @@ export class ConsoleService {
     };
   }
 
-  /** The channel's current picture: raw pixels as PNG (encoded once per picture change), encoded images as they are. */
+  /**
+   * The channel's current picture: raw pixels as PNG, encoded images as they are. Encoded at most
+   * once per picture change and once a second (a 60 fps 4K source costs one PNG a second).
+   */
   private picture(res: HttpResponse, c: Channel, json: Json): void {
     let p = this.pictures.get(c);
-    if (p === undefined || p.version !== c.pictureVersion) {
+    const now = Date.now();
+    if (p === undefined || (p.version !== c.pictureVersion && now - p.at >= 1000)) {
       const frame = c.cache.hasPicture ? c.cache.pictureFrame() : undefined;
       if (frame === undefined) return json(404, { error: 'the channel has no picture' });
       const h = readHeader(frame);
@@ -237,10 +241,10 @@ export class ConsoleService {
       if (h.type === FrameType.CompressedPixels) {
         const type = sniffImageType(data);
         if (type === undefined) return json(415, { error: 'the picture is in an encoding browsers cannot show' });
-        p = { version: c.pictureVersion, type, body: data };
+        p = { version: c.pictureVersion, at: now, type, body: data.slice() };
       } else {
         if (data.length < h.width * h.height * 4) return json(415, { error: 'the picture is not RGBA pixels' });
-        p = { version: c.pictureVersion, type: 'image/png', body: encodePng(h.width, h.height, data) };
+        p = { version: c.pictureVersion, at: now, type: 'image/png', body: encodePng(h.width, h.height, data) };
       }
       this.pictures.set(c, p);
     }
