@@ -25,10 +25,13 @@ import { PicturePolicy } from './policies/picture-policy.js';
 import { StatePolicy } from './policies/state-policy.js';
 import { makeFilter } from './receiver-filter.js';
 import type { ReceiverPeer } from './receiver-peer.js';
-import { ChannelStats } from './stats.js';
+import { ChannelStats, ContentKind } from './stats.js';
 import type { RelayTotals } from './stats.js';
 
 export const SERVER_NAME = 'sluice/0.2.0';
+
+/** State versions whose time a channel remembers (for field ages in the console). */
+const VERSION_TIMES = 64;
 
 /** A receiver that never answers the relay's first ping is made live after this long anyway. */
 export const HANDSHAKE_WAIT_MS = 1000;
@@ -462,25 +465,70 @@ export class Channel implements ChannelSink {
   deliver(d: Delivery): void {
     switch (d.kind) {
       case 'diff':
+        this.stats.contentKinds |= ContentKind.State;
+        this.noteVersion();
         return this.statePolicy.deliver(d);
       case 'schema':
       case 'end':
         return this.toAll(d.kind, d.raw);
       case 'picture':
+        this.stats.contentKinds |= ContentKind.Pixels;
+        this.pictureVersion++;
         if (this.receivers.size > 0) this.picturePolicy.deliver(this.receivers.values(), d.raw, false);
         return;
       case 'delta':
+        this.pictureVersion++;
         if (this.receivers.size > 0) this.picturePolicy.deliver(this.receivers.values(), d.raw, true);
         return;
       case 'picture-reset':
+        this.pictureVersion++;
         if (this.receivers.size > 0) this.picturePolicy.reset(this.receivers.values(), d.raw);
         return;
       case 'log':
+        this.stats.contentKinds |= ContentKind.Log;
         if (this.receivers.size > 0) this.logPolicy.deliver(this.receivers.values(), d.raw, d.offset);
         return;
-      case 'media':
+      case 'media': {
+        const t = d.raw[0];
+        this.stats.contentKinds |= t === FrameType.AudioPcm || t === FrameType.AudioCompressed ? ContentKind.Audio : ContentKind.Media;
         return this.deliverMedia(d.raw);
+      }
     }
+  }
+
+  /** Bumped on every change of the current picture (the console re-encodes it only then). */
+  pictureVersion = 0;
+
+  /**
+   * When recent state versions happened: a ring of (version, ms) pairs, so the console can give
+   * each field's age. One slot write per state change; allocated on the first one.
+   */
+  private versionTimes: Float64Array | undefined;
+
+  private noteVersion(): void {
+    const ring = (this.versionTimes ??= new Float64Array(2 * VERSION_TIMES));
+    const v = this.cache.version;
+    const i = 2 * (v % VERSION_TIMES);
+    ring[i] = v;
+    ring[i + 1] = Date.now();
+  }
+
+  /** When state version `v` was made on this node, if it is recent enough to be remembered. */
+  versionTime(v: number): number | undefined {
+    const ring = this.versionTimes;
+    if (ring === undefined) return undefined;
+    const i = 2 * (v % VERSION_TIMES);
+    return ring[i] === v ? ring[i + 1] : undefined;
+  }
+
+  /** How far a receiver is behind, for the console: queued bytes past the high-water mark or a policy's pending catch-up. */
+  receiverLag(r: ReceiverPeer): { behind: boolean; versions: number | undefined; offsets: number | undefined; syncPending: boolean } {
+    const slot = r.stateSlot;
+    const versions = slot.behind !== undefined ? this.cache.version - slot.behind.version : slot.needSync && slot.syncFrom !== undefined ? this.cache.version - slot.syncFrom : undefined;
+    const log = this.cache.log;
+    const offsets = log.next > 0 ? Math.max(0, log.next - r.logSlot.cursor) : undefined;
+    const behind = r.queuedBytes > this.ctx.config.receiverHighWaterBytes || slot.behind !== undefined || slot.needSync || r.pictureSlot.needPicture || r.logSlot.replay;
+    return { behind, versions, offsets, syncPending: slot.needSync };
   }
 
   /** Audio, haptics, neural frames: nothing cached; whoever is behind misses them. */

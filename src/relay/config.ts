@@ -70,6 +70,14 @@ export interface RelayConfig {
   redisLeaseMs: number;
   /** Socket layer: `ws` (node:http + ws, no native code) or `uws` (uWebSockets.js, optional package). */
   transport: 'ws' | 'uws';
+  /** Open `/api/feed` connections (operations console); the next is refused with 4509. */
+  consoleMaxFeeds: number;
+  /** Bytes a feed client's socket may hold before ticks are skipped for it (closed with 4413 after 10 s). */
+  consoleFeedMaxBytes: number;
+  /** Channels exported with per-channel Prometheus series (cardinality guard); 0 = none. */
+  metricsChannels: number;
+  /** Only channels matching one of these `*` globs get per-channel series (empty = any, still capped). */
+  metricsChannelPatterns: string[];
 }
 
 export const DEFAULT_CONFIG: RelayConfig = {
@@ -108,6 +116,10 @@ export const DEFAULT_CONFIG: RelayConfig = {
   redisPrefix: 'sluice',
   redisLeaseMs: 5_000,
   transport: 'ws',
+  consoleMaxFeeds: 32,
+  consoleFeedMaxBytes: 1024 * 1024,
+  metricsChannels: 100,
+  metricsChannelPatterns: [],
 };
 
 type Kind = 'int' | 'string' | 'list' | 'enum';
@@ -156,6 +168,10 @@ export const OPTION_SPECS: OptionSpec[] = [
   { key: 'redisUrl', flag: 'redis-url', env: 'SLUICE_REDIS_URL', kind: 'string', help: 'Redis server for --engine redis (redis:// or rediss://)' },
   { key: 'redisPrefix', flag: 'redis-prefix', env: 'SLUICE_REDIS_PREFIX', kind: 'string', help: 'namespace of every Redis key and pub/sub channel (one per cluster)' },
   { key: 'redisLeaseMs', flag: 'redis-lease-ms', env: 'SLUICE_REDIS_LEASE_MS', kind: 'int', help: "a channel writer's lease; a node silent this long loses its sources" },
+  { key: 'consoleMaxFeeds', flag: 'console-max-feeds', env: 'SLUICE_CONSOLE_MAX_FEEDS', kind: 'int', help: 'open /api/feed connections (operations console) before 4509' },
+  { key: 'consoleFeedMaxBytes', flag: 'console-feed-max-bytes', env: 'SLUICE_CONSOLE_FEED_MAX_BYTES', kind: 'int', help: 'bytes a /api/feed client may have unread before ticks are skipped (closed with 4413 after 10 s)' },
+  { key: 'metricsChannels', flag: 'metrics-channels', env: 'SLUICE_METRICS_CHANNELS', kind: 'int', help: 'channels with per-channel Prometheus series (cardinality cap; 0 = none)' },
+  { key: 'metricsChannelPatterns', flag: 'metrics-channel-patterns', env: 'SLUICE_METRICS_CHANNEL_PATTERNS', kind: 'list', help: 'comma-separated channel patterns (* globs) eligible for per-channel series (empty = any)' },
   { key: 'logLevel', flag: 'log-level', env: 'SLUICE_LOG_LEVEL', kind: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], help: 'log level' },
 ];
 

@@ -106,6 +106,20 @@ export interface Engine {
   bind?(host: EngineHost): void;
   openChannel(name: string, sink: ChannelSink): EngineChannel;
   close(): Promise<void>;
+  /** The relay nodes sharing this engine, as of their last heartbeat (shared engines only). */
+  clusterNodes?(): Promise<ClusterNode[]>;
+}
+
+/** One relay node of a cluster, as it last reported itself. */
+export interface ClusterNode {
+  id: string;
+  /** Open connections and channels on that node. */
+  connections: number;
+  channels: number;
+  /** When it last reported (ms since epoch). */
+  seenAt: number;
+  /** This is the node answering. */
+  self: boolean;
 }
 
 /** What a shared engine asks of the relay node it serves. */
@@ -118,6 +132,8 @@ export interface EngineHost {
   ackSource(channel: string, seq: number): void;
   /** Receivers of `channel` connected to this node. */
   receiverCount(channel: string): number;
+  /** This node's load, reported in its cluster heartbeat (see Engine.clusterNodes). */
+  nodeLoad?(): { connections: number; channels: number };
 }
 
 export interface EngineOptions {

@@ -15,6 +15,8 @@ export type UpgradeDecision =
   | { kind: 'refuse'; code: number; reason: string }
   /** The go-ws JSON hub at /ws. */
   | { kind: 'gows'; token: string | undefined; headers: IncomingHttpHeaders; expiresAt: number | undefined }
+  /** The operations console's push feed at /api/feed (see http/feed.ts). */
+  | { kind: 'feed' }
   /** A peer of a channel. */
   | { kind: 'peer'; route: Route; expiresAt: number | undefined };
 

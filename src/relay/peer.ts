@@ -40,6 +40,8 @@ export abstract class Peer implements BatchFollower {
   private openRef: SharedRef | undefined;
   /** Time of the last frame or pong from the peer. */
   lastSeen = Date.now();
+  /** When the connection was attached (ms since epoch), for the operations console. */
+  readonly connectedAt = this.lastSeen;
   closed = false;
   /** Being refused: its Error frame is queued and the close follows (refused once). */
   refused = false;

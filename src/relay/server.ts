@@ -33,6 +33,7 @@ import type { Peer } from './peer.js';
 import { ReceiverPeer } from './receiver-peer.js';
 import { parseRoute } from './route.js';
 import type { Route } from './route.js';
+import { ConsoleService } from './http/console-service.js';
 import { relayHttpRoutes } from './static-routes.js';
 import { RelayTotals } from './stats.js';
 import type { HttpRequest, HttpResponse, HttpRoute, PeerConnection } from './transport.js';
@@ -74,6 +75,8 @@ export class Relay {
   private closing: Promise<void> | undefined;
   private readonly httpRoutes: HttpRoute[];
   private statsCache: { at: number; body: string } | undefined;
+  /** The operations console: `/console`, `/api/channels…`, `/api/relay`, `/api/feed`. */
+  readonly console: ConsoleService;
 
   private constructor(
     config: RelayConfig,
@@ -104,8 +107,22 @@ export class Relay {
       },
       ackSource: (name, seq) => this.table.get(name)?.source?.ack(seq),
       receiverCount: (name) => this.table.get(name)?.receivers.size ?? 0,
+      nodeLoad: () => ({ connections: this.peers.size, channels: this.table.size }),
     });
-    this.metrics = createMetrics(this.totals, () => this.table.values(), () => this.peers.size);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const relay = this;
+    this.console = new ConsoleService({
+      config,
+      table: this.table,
+      peers: this.peers,
+      totals: this.totals,
+      engine: this.ctx.engine,
+      get isDraining() {
+        return relay.draining;
+      },
+      authorizeAdmin: (token) => this.authorizeAdmin(token),
+    });
+    this.metrics = createMetrics(this.totals, () => this.table.values(), () => this.peers.size, config);
   }
 
   /** The channels of this node, by name. */
@@ -178,6 +195,15 @@ export class Relay {
         if (this.draining) return json(503, { status: 'draining' });
         return this.ctx.engine.ready === false ? json(503, { status: 'engine unavailable', engine: this.ctx.engine.name }) : json(200, { status: 'ready' });
       }
+      if (ConsoleService.owns(path!)) {
+        let u: URL;
+        try {
+          u = new URL(url, 'http://relay.invalid');
+        } catch {
+          return json(400, { error: 'unparseable URL' });
+        }
+        return await this.console.handle(req, res, u);
+      }
       if (path === '/api/stats' || path === '/metrics') {
         const token = tokenFrom(new URL(url, 'http://relay.invalid').searchParams.get('token') ?? undefined, req.headers);
         const decision = await this.authorizeAdmin(token);
@@ -249,6 +275,7 @@ export class Relay {
     const refuse = (code: number, reason: string): UpgradeDecision => ({ kind: 'refuse', code, reason });
     const origin = headers.origin;
     if (!originAllowed(this.config.allowedOrigins, origin)) return refuse(CloseCode.NotAllowed, `origin ${origin ?? ''} is not allowed`);
+    if (url.split('?')[0] === '/api/feed') return this.decideFeed(url, headers);
     if (url.split('?')[0] === '/ws') {
       let token: string | undefined;
       try {
@@ -276,10 +303,30 @@ export class Relay {
     return { kind: 'peer', route, expiresAt: decision.expiresAt };
   }
 
+  /** The console's push feed: an admin token (under --auth jwt) and a free feed slot. */
+  private async decideFeed(url: string, headers: IncomingHttpHeaders): Promise<UpgradeDecision> {
+    let token: string | undefined;
+    try {
+      token = tokenFrom(new URL(url, 'http://relay.invalid').searchParams.get('token') ?? undefined, headers);
+    } catch {
+      return { kind: 'refuse', code: CloseCode.BadFrame, reason: 'unparseable URL' };
+    }
+    let decision;
+    try {
+      decision = await this.authorizeAdmin(token);
+    } catch {
+      decision = { ok: false as const, code: CloseCode.Unauthenticated, reason: 'authorization failed' };
+    }
+    if (!decision.ok) return { kind: 'refuse', code: decision.code, reason: decision.reason };
+    if (!this.console.feedHasRoom()) return { kind: 'refuse', code: CloseCode.NoCapacity, reason: `feed client limit (${this.config.consoleMaxFeeds}) reached` };
+    return { kind: 'feed' };
+  }
+
   /** Wires an upgraded connection according to the decision made for it. */
   openConnection(conn: PeerConnection, d: Exclude<UpgradeDecision, { kind: 'unavailable' }>): void {
     if (d.kind === 'refuse') return this.refuseConnection(conn, d.code, d.reason);
     if (d.kind === 'gows') return this.openGoWs(conn, d.token, d.headers);
+    if (d.kind === 'feed') return this.console.openFeed(conn);
     // Limits are checked again: other connections may have been admitted since the decision.
     const admitted = this.table.admit(d.route.channel, d.route.role, d.route.producer);
     if (!admitted.ok) return this.refuseConnection(conn, admitted.code, admitted.reason);
@@ -449,6 +496,8 @@ export class Relay {
     });
     every(this.config.gcIntervalMs, 'gc', () => this.collectGarbage());
     every(SWEEP_MS, 'sweep', () => this.sweep());
+    every(1000, 'console', () => this.console.tick());
+    every(WATCH_PUSH_MS, 'console-watch', () => this.console.pushWatched());
   }
 
   /**
@@ -495,6 +544,7 @@ export class Relay {
     this.closing ??= (async () => {
       this.draining = true;
       for (const t of this.timers) clearInterval(t);
+      this.console.stop();
       for (const p of this.peers) p.close(CloseCode.GoingAway, 'relay shutting down');
       const deadline = Date.now() + deadlineMs;
       while (this.peers.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -508,6 +558,8 @@ export class Relay {
 }
 
 const SWEEP_MS = 250;
+/** How often the console's watched channels are checked for changes between feed ticks. */
+const WATCH_PUSH_MS = 200;
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

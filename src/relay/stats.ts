@@ -17,6 +17,22 @@ export class ChannelStats {
   droppedFrames = 0;
   /** Log receivers closed with 4413. */
   tooSlowCloses = 0;
+  /** What the channel carried so far, as ContentKind bits (state, pixels, audio, media, log). */
+  contentKinds = 0;
+}
+
+/** Bits of ChannelStats.contentKinds. */
+export const ContentKind = { State: 1, Pixels: 2, Audio: 4, Media: 8, Log: 16 } as const;
+
+/** The names of the kinds set in `bits`, e.g. `['state', 'log']`. */
+export function contentKindNames(bits: number): string[] {
+  const out: string[] = [];
+  if (bits & ContentKind.State) out.push('state');
+  if (bits & ContentKind.Pixels) out.push('pixels');
+  if (bits & ContentKind.Audio) out.push('audio');
+  if (bits & ContentKind.Media) out.push('media');
+  if (bits & ContentKind.Log) out.push('log');
+  return out;
 }
 
 export class RelayTotals {

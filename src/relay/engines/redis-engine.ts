@@ -29,9 +29,10 @@ import { utf8Encode } from '../../protocol/utf8.js';
 import type { JsonObject, JsonValue } from '../../protocol/utf8.js';
 import { errorFrame } from '../channel.js';
 import { UpdateRefused } from '../engine.js';
-import type { ChannelSink, Delivery, Engine, EngineChannel, EngineHost, EngineOptions, SourceUpdate } from '../engine.js';
+import type { ChannelSink, ClusterNode, Delivery, Engine, EngineChannel, EngineHost, EngineOptions, SourceUpdate } from '../engine.js';
 import { StateCache } from '../state-cache.js';
 import { applyUpdate } from './memory-engine.js';
+import { beatNode, readNodes } from './redis-nodes.js';
 import { decodeInput, decodeResult, decodeWire, encodeInput, encodeResult, encodeWire } from './redis-wire.js';
 import type { UpdateHeader, WireHeader } from './redis-wire.js';
 import { SCRIPTS } from './redis-scripts.js';
@@ -254,6 +255,13 @@ export class RedisEngine implements Engine {
       this.redisDown = true;
     });
     for (const c of this.channels.values()) c.heartbeat();
+    const load = this.host?.nodeLoad?.();
+    if (load) beatNode((a) => this.raw.sendCommand(a), this.options.prefix, this.nodeId, load, this.options.leaseMs).catch(() => {});
+  }
+
+  /** The relay nodes of this cluster (see redis-nodes.ts). */
+  clusterNodes(): Promise<ClusterNode[]> {
+    return readNodes((a) => this.raw.sendCommand(a), this.options.prefix, this.nodeId, this.options.leaseMs);
   }
 
   /** A proxy id for a caller on another node: the source answers it like a local receiver. */

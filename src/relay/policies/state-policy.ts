@@ -26,6 +26,8 @@ export class StateSlot {
   behind: StateSnapshot | undefined;
   /** Its filter changed while it was behind: it gets a full projected sync when it drains. */
   needSync = false;
+  /** While it waits for a full sync: the state version it had when it fell behind (for the console's lag). */
+  syncFrom: number | undefined;
 }
 
 interface FilterGroup {
@@ -117,6 +119,7 @@ export class StatePolicy {
     const slot = r.stateSlot;
     this.release(r);
     slot.needSync = false;
+    slot.syncFrom = undefined;
     if (this.cache().hasState) {
       // A receiver that is not reading gets at most one pending sync, however often it changes filter.
       if (r.queuedBytes > this.highWater) {
@@ -178,7 +181,10 @@ export class StatePolicy {
           r.skipShared(batch);
           const slot = r.stateSlot;
           if (slot.behind === undefined && !slot.needSync) {
-            if (d.before === undefined || first) slot.needSync = true;
+            if (d.before === undefined || first) {
+              slot.needSync = true;
+              slot.syncFrom = this.cache().version - 1;
+            }
             else {
               slot.behind = d.before;
               this.holders.add(r);
@@ -196,6 +202,7 @@ export class StatePolicy {
     const slot = r.stateSlot;
     if (slot.needSync) {
       slot.needSync = false;
+      slot.syncFrom = undefined;
       this.release(r);
       r.enqueue(this.catchUpSync(r.filter));
       this.fanout.follow(r, r.filterKey);
