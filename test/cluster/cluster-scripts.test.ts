@@ -16,7 +16,7 @@ describe('redis engine: cold script cache', () => {
   it('a burst of writes on a fresh Redis keeps the source connected and every receiver converges', { timeout: 60_000 }, async () => {
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
-    const cluster = new Cluster(redis.url, 1500);
+    const cluster = new Cluster(redis.url, 5000);
     cleanups.push(() => cluster.stop());
     const a = await cluster.start();
     const b = await cluster.start();
@@ -28,7 +28,7 @@ describe('redis engine: cold script cache', () => {
       await new Promise((r) => setTimeout(r, 1));
     }
     await far.until(() => far.state.n === 300 || src.closeCode !== undefined, 20_000, 'n = 300 on the other node');
-    assert.equal(src.closeCode, undefined, `the source stayed connected (closed ${src.closeCode} ${JSON.stringify(src.messages('error'))}); node A: ${a.stderr().slice(-3000)}`);
+    assert.equal(src.closeCode, undefined, `the source stayed connected (closed ${src.closeCode} ${JSON.stringify(src.messages('error'))})`);
     src.close();
     far.close();
   });
