@@ -6,7 +6,7 @@
  */
 import { applyDeltaInPlace } from '../protocol/delta-codec.js';
 import { FrameType, Flag } from '../protocol/frame-codes.js';
-import { encodeFrame } from '../protocol/header.js';
+import { HEADER_SIZE, encodeFrame } from '../protocol/header.js';
 import { applyPatch, diffStates, jsonEqual } from '../protocol/merge-patch.js';
 import { hasOwn, setOwn } from '../protocol/own.js';
 import { isJsonObject } from '../protocol/utf8.js';
@@ -226,6 +226,12 @@ export class StateCache {
     if (p === undefined) return undefined;
     this.pictureFrameBytes ??= encodeFrame({ type: FrameType.Keyframe, flags: Flag.Keyframe, width: p.width, height: p.height }, p.rgba);
     return this.pictureFrameBytes;
+  }
+
+  /** Bytes of the frame that shows the current picture (0 when there is none); computed, not encoded. */
+  get pictureBytes(): number {
+    if (this.compressedPicture) return this.compressedPicture.length;
+    return this.picture ? HEADER_SIZE + this.picture.rgba.length : 0;
   }
 
   get hasPicture(): boolean {

@@ -2,6 +2,10 @@
  * Pixel channels: every receiver follows the shared frames; one that falls behind skips frames
  * and, once it drains, gets the current picture (a Keyframe the relay keeps up to date by applying
  * deltas to its own copy) — so a skipped delta can never corrupt what it shows.
+ *
+ * "Behind" means holding more than the high-water mark on top of one whole picture: a keyframe
+ * alone can be far bigger than the mark (a 720p one is 3.7 MB), and a receiver still reading the
+ * one it was just sent must get the deltas that follow, not another keyframe each time.
  */
 import { EVERYONE } from '../fanout.js';
 import type { Fanout } from '../fanout.js';
@@ -22,6 +26,11 @@ export class PicturePolicy {
     private readonly countSkipped: () => void,
   ) {}
 
+  /** Queued bytes past which a receiver is behind: the mark on top of one picture. */
+  private limit(): number {
+    return this.highWater + this.cache().pictureBytes;
+  }
+
   /** A late joiner gets the current picture. */
   join(r: ReceiverPeer): void {
     const pf = this.cache().pictureFrame();
@@ -31,10 +40,11 @@ export class PicturePolicy {
   /** A picture (self-contained) or a delta against the previous one, already applied to the cache. */
   deliver(receivers: Iterable<ReceiverPeer>, raw: Uint8Array, isDelta: boolean): void {
     const [batch, i] = this.fanout.share(EVERYONE, raw);
+    const limit = this.limit();
     for (const r of receivers) {
       if (r.pending) continue;
       const slot = r.pictureSlot;
-      if (r.queuedBytes > this.highWater) {
+      if (r.queuedBytes > limit) {
         r.skipShared(batch);
         slot.needPicture = true;
         this.countSkipped();
@@ -54,9 +64,10 @@ export class PicturePolicy {
   reset(receivers: Iterable<ReceiverPeer>, raw: Uint8Array): void {
     this.lastReset = raw;
     const [batch, i] = this.fanout.share(EVERYONE, raw);
+    const limit = this.limit();
     for (const r of receivers) {
       if (r.pending) continue;
-      if (r.queuedBytes > this.highWater) {
+      if (r.queuedBytes > limit) {
         r.skipShared(batch);
         r.pictureSlot.needPicture = true;
         continue;
