@@ -393,12 +393,17 @@ export class RedisChannel implements EngineChannel {
     const m = (k: string) => meta.get(k)?.toString('utf8');
     const cache = this.cache;
     // State: the hash holds one JSON value per top-level field.
-    if (m('hs') === '1' || cache.hasState) {
+    const fields = flatMap(stateR);
+    const stored = m('hs') === '1' || fields.size > 0;
+    if (stored || cache.hasState) {
       const state: JsonObject = {};
-      for (const [k, v] of flatMap(stateR)) state[k] = JSON.parse(v.toString('utf8')) as JsonValue;
+      for (const [k, v] of fields) state[k] = JSON.parse(v.toString('utf8')) as JsonValue;
       const before = cache.snapshot();
       const diff = cache.applySync(state);
       if (!before.hadState || Object.keys(diff).length > 0) this.sink.deliver({ kind: 'diff', diff, before, raw: undefined, first: !before.hadState });
+      // Redis has no state (what this replica had was refused, expired or lost): the next
+      // state written here is the channel's first, and marks it as such in Redis.
+      if (!stored) cache.hasState = false;
     }
     const schema = buf(schemaR);
     if (schema.length > 0 && (cache.schemaFrame === undefined || !schema.equals(cache.schemaFrame))) {
@@ -611,7 +616,9 @@ export class RedisChannel implements EngineChannel {
           if (Object.prototype.hasOwnProperty.call(cache.state, k)) ops.push('hs', k, JSON.stringify(cache.state[k]));
           else ops.push('hd', k);
         }
-        if (d.first) ops.push('m', 'hs', '1');
+        // Every state write says the channel has a state: what marks it never depends on this
+        // replica's idea of whether it is the first.
+        ops.push('m', 'hs', '1');
         header = { ...base, k: 'd' };
         payload = utf8Encode(JSON.stringify(d.diff));
         break;
@@ -727,7 +734,7 @@ export class RedisChannel implements EngineChannel {
     this.resync();
   }
 
-  setSourceOnline(online: boolean): void {
+  setSourceOnline(online: boolean, requestedAt = Date.now()): void {
     const w = this.w;
     if (online) {
       w.gen++;
@@ -738,7 +745,7 @@ export class RedisChannel implements EngineChannel {
         this.inputSubscribed = true;
         this.engine.sub.sSubscribe(this.pubInputs, this.onInput, true).catch(() => (this.inputSubscribed = false));
       }
-      void this.acquire(w.gen, Date.now());
+      void this.acquire(w.gen, requestedAt);
       return;
     }
     const wasHolder = w.state === 'held';
@@ -763,6 +770,7 @@ export class RedisChannel implements EngineChannel {
       const status = encodeWire({ k: 'st', n: e.nodeId, on: true, since: now });
       const r = list(await e.run('acquire', this.keys, [e.nodeId, String(e.options.leaseMs), force ? '1' : '0', String(now), this.pubUpdates, status, String(connectedAt)]));
       const value = str(r[1]);
+      this.log?.debug({ channel: this.name, taken: r[0] === 1, lease: value, connectedAt, force }, 'redis engine: lease acquisition');
       if (gen !== w.gen) {
         if (r[0] === 1) void e.run('release', this.keys, [value, String(Date.now()), this.pubUpdates, encodeWire({ k: 'st', n: e.nodeId, on: false, since: Date.now() }), String(e.options.retainMs)]).catch(() => {});
         return;
