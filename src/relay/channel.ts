@@ -168,7 +168,7 @@ export class Channel implements ChannelSink {
     this.stats.connectionsTotal++;
     const log = this.cache.log;
     peer.enqueue(this.welcome(peer, { logAcked: peer.producer !== undefined && log.producer === peer.producer ? log.producerSeq : 0 }));
-    this.engineChannel.setSourceOnline(true);
+    this.engineChannel.setSourceOnline(true, peer.requestedAt);
   }
 
   detachSource(peer: SourcePeer): void {

@@ -83,8 +83,11 @@ export interface EngineChannel {
   sendToSource(frame: Uint8Array): boolean;
   /** Routes a frame to a receiver, wherever it is connected. */
   sendToReceiver(receiverId: number, frame: Uint8Array): void;
-  /** Announces this node's source going online/offline. */
-  setSourceOnline(online: boolean): void;
+  /**
+   * Announces this node's source going online/offline. `requestedAt`: when the source's upgrade
+   * request arrived (orders takeovers from different nodes).
+   */
+  setSourceOnline(online: boolean, requestedAt?: number): void;
   /** Whether a source is connected (on any node) and since when. */
   readonly sourceOnline: boolean;
   readonly sourceSince: number;

@@ -266,6 +266,8 @@ export class SourcePeer extends Peer {
   readonly role = 'source' as const;
   /** Log producer id from `?producer=` (records carry its sequence numbers). */
   producer: string | undefined;
+  /** When its upgrade request arrived: of two takeovers on different relay nodes, the later wins. */
+  requestedAt = Date.now();
   /** Highest producer sequence number committed and not yet acknowledged. */
   private ackSeq = -1;
 
