@@ -46,15 +46,17 @@ describe('cluster: seeded history checker', () => {
   after(() => cluster.stop());
 
   it(`random operations with faults keep every receiver exact (seed ${SEED}, ${OPS} ops)`, async () => {
+    const trace: string[] = [];
     try {
-      await run();
+      await run(trace);
     } catch (e) {
+      console.log(`seed ${SEED}, last operations:\n${trace.slice(-25).join('\n')}`);
       if (process.env.SLUICE_CLUSTER_LOG) cluster.nodes.forEach((n, i) => console.log(`--- node ${i}\n${n.stderr()}`));
       throw e;
     }
   });
 
-  async function run(): Promise<void> {
+  async function run(trace: string[]): Promise<void> {
     console.log(`cluster history checker: SLUICE_CLUSTER_SEED=${SEED}`);
     const rand = rng(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
@@ -63,8 +65,7 @@ describe('cluster: seeded history checker', () => {
     const paused = [false, false, false];
     let pausedFor = 0;
     const usable = () => [0, 1, 2].filter((i) => alive[i] && !paused[i]);
-    const trace: string[] = [];
-    const step = (s: string) => trace.push(s);
+    const step = (s: string) => trace.push(`${Date.now()} ${s}`);
 
     let model: JsonObject = { a: 0 };
     let srcNode = 0;
