@@ -70,6 +70,11 @@ export interface RelayConfig {
   redisLeaseMs: number;
   /** Socket layer: `ws` (node:http + ws, no native code) or `uws` (uWebSockets.js, optional package). */
   transport: 'ws' | 'uws';
+  /**
+   * `sluice relay` only: relay processes on this host sharing the port (node:cluster) and the
+   * engine, so every core serves. More than one needs the Redis engine.
+   */
+  workers: number;
 }
 
 export const DEFAULT_CONFIG: RelayConfig = {
@@ -108,6 +113,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   redisPrefix: 'sluice',
   redisLeaseMs: 5_000,
   transport: 'ws',
+  workers: 1,
 };
 
 type Kind = 'int' | 'string' | 'list' | 'enum';
@@ -156,6 +162,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   { key: 'redisUrl', flag: 'redis-url', env: 'SLUICE_REDIS_URL', kind: 'string', help: 'Redis server for --engine redis (redis:// or rediss://)' },
   { key: 'redisPrefix', flag: 'redis-prefix', env: 'SLUICE_REDIS_PREFIX', kind: 'string', help: 'namespace of every Redis key and pub/sub channel (one per cluster)' },
   { key: 'redisLeaseMs', flag: 'redis-lease-ms', env: 'SLUICE_REDIS_LEASE_MS', kind: 'int', help: "a channel writer's lease; a node silent this long loses its sources" },
+  { key: 'workers', flag: 'workers', env: 'SLUICE_WORKERS', kind: 'int', help: 'relay processes on this host sharing the port (more than 1 needs --engine redis); a worker that dies is restarted' },
   { key: 'logLevel', flag: 'log-level', env: 'SLUICE_LOG_LEVEL', kind: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], help: 'log level' },
 ];
 
@@ -212,6 +219,7 @@ export function validateConfig(config: RelayConfig): RelayConfig {
   // A joiner gets the whole state in one frame: the state bound never exceeds the frame bound.
   c.maxStateBytes = Math.min(c.maxStateBytes, c.maxPayload);
   if (c.auth === 'jwt' && !c.jwtSecret && !c.jwtPublicKey) throw new ConfigError('auth jwt needs jwtSecret or jwtPublicKey');
+  checkWorkers(c);
   return c;
 }
 
@@ -251,5 +259,21 @@ export function resolveConfig(options: { file?: string | undefined; env?: NodeJS
   if (config.auth === 'jwt' && !config.jwtSecret && !config.jwtPublicKey) {
     throw new ConfigError('--auth jwt needs --jwt-secret or --jwt-public-key');
   }
+  checkWorkers(config);
   return config;
+}
+
+/**
+ * Worker processes share channels only through a shared engine, and the port only where the
+ * socket layer lets node:cluster (ws) or the kernel (uws: SO_REUSEPORT, a fixed port) share it.
+ */
+function checkWorkers(c: RelayConfig): void {
+  if (c.workers < 1) throw new ConfigError('--workers: expected at least 1');
+  if (c.workers === 1) return;
+  if (c.engine !== 'redis') {
+    throw new ConfigError(`--workers ${c.workers} needs --engine redis: worker processes share channels through Redis (the in-memory engine would give each worker its own channels)`);
+  }
+  if (c.transport === 'uws' && c.port === 0) {
+    throw new ConfigError('--workers with --transport uws needs a fixed --port: uWS workers share it through the kernel (SO_REUSEPORT), and port 0 would give each worker its own');
+  }
 }
