@@ -96,6 +96,8 @@ interface Writer {
   queue: SourceUpdate[];
   /** Bumped whenever the writer's run ends: replies for older runs are ignored. */
   gen: number;
+  /** Called once the lease is held (the source gets its Welcome then). */
+  admitted: (() => void) | undefined;
 }
 
 export class RedisEngine implements Engine {
@@ -310,7 +312,7 @@ export class RedisChannel implements EngineChannel {
   clusterReceivers: number | undefined;
   /** The channel offset Redis had at the last heartbeat. */
   private peeked = 0;
-  private readonly w: Writer = { state: 'idle', value: '', validUntil: 0, queue: [], gen: 0 };
+  private readonly w: Writer = { state: 'idle', value: '', validUntil: 0, queue: [], gen: 0, admitted: undefined };
   private readonly keys: string[];
   private readonly pubUpdates: string;
   private readonly pubInputs: string;
@@ -729,18 +731,21 @@ export class RedisChannel implements EngineChannel {
     w.state = 'lost';
     w.gen++;
     w.queue = [];
+    w.admitted = undefined;
     this.log?.info({ channel: this.name, code, reason }, 'redis engine: source closed');
     this.engine.hooks?.closeSource(this.name, code, reason);
     this.resync();
   }
 
-  setSourceOnline(online: boolean, requestedAt = Date.now()): void {
+  setSourceOnline(online: boolean, requestedAt = Date.now(), admitted?: () => void): void {
     const w = this.w;
+    w.admitted = undefined;
     if (online) {
       w.gen++;
       w.state = 'acquiring';
       w.value = '';
       w.queue = [];
+      w.admitted = admitted;
       if (!this.inputSubscribed) {
         this.inputSubscribed = true;
         this.engine.sub.sSubscribe(this.pubInputs, this.onInput, true).catch(() => (this.inputSubscribed = false));
@@ -789,6 +794,9 @@ export class RedisChannel implements EngineChannel {
       if (this.ce === '') this.ce = randomBytes(6).toString('hex');
       w.state = 'held';
       this.holder = e.nodeId;
+      const admitted = w.admitted;
+      w.admitted = undefined;
+      admitted?.();
       if (!this.sourceOnline) {
         this.sourceOnline = true;
         this.sourceSince = now;
