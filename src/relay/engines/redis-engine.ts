@@ -44,8 +44,13 @@ export interface RedisEngineOptions extends EngineOptions {
   prefix: string;
   /** Lease of a channel's writer; renewed every third of it. */
   leaseMs: number;
-  /** How long a channel's data outlives its last writer (ms). */
-  retainMs: number;
+  /**
+   * How long a channel's data outlives its source once no one is connected (ms), as the in-memory
+   * engine keeps a channel: the grace period, and for a channel with log records `keepLogMs`
+   * (the longer of grace and log retention).
+   */
+  keepMs: number;
+  keepLogMs: number;
   log?: Logger | undefined;
 }
 
@@ -161,6 +166,11 @@ export class RedisEngine implements Engine {
 
   get ready(): boolean {
     return !this.closed && !this.redisDown && this.client.isReady && this.sub.isReady && this.epochValue !== '';
+  }
+
+  /** The channel lifetimes the scripts keep data for: grace, and log channels'. */
+  get keepArgs(): [string, string] {
+    return [String(this.options.keepMs), String(this.options.keepLogMs)];
   }
 
   get prefix(): string {
@@ -777,7 +787,7 @@ export class RedisChannel implements EngineChannel {
       const value = str(r[1]);
       this.log?.debug({ channel: this.name, taken: r[0] === 1, lease: value, connectedAt, force }, 'redis engine: lease acquisition');
       if (gen !== w.gen) {
-        if (r[0] === 1) void e.run('release', this.keys, [value, String(Date.now()), this.pubUpdates, encodeWire({ k: 'st', n: e.nodeId, on: false, since: Date.now() }), String(e.options.retainMs)]).catch(() => {});
+        if (r[0] === 1) void e.run('release', this.keys, [value, String(Date.now()), this.pubUpdates, encodeWire({ k: 'st', n: e.nodeId, on: false, since: Date.now() }), ...e.keepArgs]).catch(() => {});
         return;
       }
       if (r[0] !== 1) {
@@ -821,7 +831,7 @@ export class RedisChannel implements EngineChannel {
   private async renew(): Promise<boolean> {
     const e = this.engine;
     const sent = Date.now();
-    const r = list(await e.run('renew', this.keys, [this.w.value, String(e.options.leaseMs), String(e.options.retainMs), ...this.receiverArgs(sent)]));
+    const r = list(await e.run('renew', this.keys, [this.w.value, String(e.options.leaseMs), ...e.keepArgs, ...this.receiverArgs(sent)]));
     if (r[0] !== 1) return false;
     if (typeof r[1] === 'number') this.clusterReceivers = r[1];
     this.w.validUntil = sent + e.options.leaseMs;
@@ -848,7 +858,7 @@ export class RedisChannel implements EngineChannel {
     const value = w.value;
     w.value = '';
     const now = Date.now();
-    return e.track(e.run('release', this.keys, [value, String(now), this.pubUpdates, encodeWire({ k: 'st', n: e.nodeId, on: false, since: now }), String(e.options.retainMs)]));
+    return e.track(e.run('release', this.keys, [value, String(now), this.pubUpdates, encodeWire({ k: 'st', n: e.nodeId, on: false, since: now }), ...e.keepArgs]));
   }
 
   /** Redis lost its data (the engine epoch changed): a writer's source must send its state again. */
@@ -875,7 +885,7 @@ export class RedisChannel implements EngineChannel {
     }
     if (w.state !== 'idle' || this.loading) return;
     // Without the lease: the holder may have died (its lease expired) or Redis may have been reset.
-    this.engine.run('peek', this.keys, [String(this.engine.options.retainMs), ...this.receiverArgs(Date.now())]).then(
+    this.engine.run('peek', this.keys, [...this.engine.keepArgs, ...this.receiverArgs(Date.now())]).then(
       (r) => {
         const sum = list(r)[4];
         if (typeof sum === 'number') this.clusterReceivers = sum;
