@@ -20,7 +20,7 @@ import { Cluster, eventually } from './cluster-harness.js';
 import type { Node } from './cluster-harness.js';
 
 // `npm test` replays one fixed history (seed 1); SLUICE_CLUSTER_SEED=random explores new ones.
-// Known open defect: seed 923320162 leaves a late joiner without a field (docs/relay.md, cluster).
+// Seed 923320162 found two defects, both fixed (docs/relay.md, "The history checker").
 const SEED_ENV = process.env.SLUICE_CLUSTER_SEED ?? '1';
 const SEED = SEED_ENV === 'random' ? Math.floor(Math.random() * 1e9) : Number(SEED_ENV);
 const OPS = Number(process.env.SLUICE_CLUSTER_OPS ?? 80);
