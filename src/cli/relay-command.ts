@@ -6,6 +6,7 @@ import { createEngine } from '../relay/engines/index.js';
 import { createLogger } from '../relay/logger.js';
 import { startRelay } from '../relay/server.js';
 import { relayHttpRoutes } from '../relay/static-routes.js';
+import { isWorker, runPrimary, serveAsWorker } from './relay-workers.js';
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 
@@ -44,25 +45,29 @@ Endpoints: /source/{ch} /peer/{ch} /stream/{ch} /signal/{ch} (WebSocket),
       if (v !== undefined) flags[spec.key] = v;
     }
     const config = resolveConfig({ file: opts.config as string | undefined, env: process.env, flags });
-    const { engine: _engine, ...relayConfig } = config;
+    const worker = config.workers > 1 && isWorker();
+    if (config.workers > 1 && !worker) return runPrimary({ workers: config.workers, shutdownTimeoutMs: config.shutdownTimeoutMs });
+    const { engine: _engine, workers: _workers, ...relayConfig } = config;
     const logger = createLogger(config.logLevel);
     const engine = await createEngine(config, logger);
     const relay = await startRelay({ ...relayConfig, engine, logger, httpRoutes: relayHttpRoutes() });
-    process.stderr.write(`sluice relay listening on ${relay.url.replace('127.0.0.1', config.host === '0.0.0.0' ? 'localhost' : config.host)}\n`);
+    const url = relay.url.replace('127.0.0.1', config.host === '0.0.0.0' ? 'localhost' : config.host);
     let stopping = false;
-    const stop = (signal: string) => {
+    const stop = (why: string) => {
       if (stopping) {
-        process.stderr.write(`sluice relay: second ${signal}, exiting now\n`);
+        process.stderr.write(`sluice relay: second ${why}, exiting now\n`);
         process.exit(1);
       }
       stopping = true;
-      process.stderr.write(`sluice relay: ${signal}, draining (send again to exit at once)\n`);
+      process.stderr.write(`sluice relay${worker ? ` worker ${process.env.SLUICE_WORKER ?? ''}` : ''}: ${why}, draining (send again to exit at once)\n`);
       relay.close().then(
         () => process.exit(0),
         () => process.exit(1),
       );
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
+    if (worker) return serveAsWorker(url, engine.nodeId ?? '', stop);
+    process.stderr.write(`sluice relay listening on ${url}\n`);
     process.on('SIGINT', () => stop('SIGINT'));
   });
 }

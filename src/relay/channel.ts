@@ -169,9 +169,14 @@ export class Channel implements ChannelSink {
     this.source = peer;
     this.hadSource = true;
     this.stats.connectionsTotal++;
-    const log = this.cache.log;
-    peer.enqueue(this.welcome(peer, { logAcked: peer.producer !== undefined && log.producer === peer.producer ? log.producerSeq : 0 }));
-    this.engineChannel.setSourceOnline(true);
+    // The Welcome waits for the engine's admission (a shared engine takes the channel's lease
+    // first), so a source refused on another node gets its Error and close without a Welcome.
+    this.engineChannel.setSourceOnline(true, peer.requestedAt, () => {
+      if (peer.closed || peer.refused || this.source !== peer) return;
+      peer.welcomed = true;
+      const log = this.cache.log;
+      peer.enqueue(this.welcome(peer, { logAcked: peer.producer !== undefined && log.producer === peer.producer ? log.producerSeq : 0 }));
+    });
   }
 
   detachSource(peer: SourcePeer): void {
@@ -418,7 +423,8 @@ export class Channel implements ChannelSink {
 
   toSource(frame: Uint8Array): boolean {
     const s = this.source;
-    if (s === undefined || s.closed) return false;
+    // Not admitted yet (no Welcome): inputs would reach it before it knows it is the source.
+    if (s === undefined || s.closed || !s.welcomed) return false;
     if (s.queuedBytes > this.ctx.config.sourceInputMaxBytes) return false;
     s.enqueue(frame);
     return true;

@@ -78,6 +78,11 @@ export interface RelayConfig {
   metricsChannels: number;
   /** Only channels matching one of these `*` globs get per-channel series (empty = any, still capped). */
   metricsChannelPatterns: string[];
+  /**
+   * `sluice relay` only: relay processes on this host sharing the port (node:cluster) and the
+   * engine, so every core serves. More than one needs the Redis engine.
+   */
+  workers: number;
 }
 
 export const DEFAULT_CONFIG: RelayConfig = {
@@ -120,6 +125,7 @@ export const DEFAULT_CONFIG: RelayConfig = {
   consoleFeedMaxBytes: 1024 * 1024,
   metricsChannels: 100,
   metricsChannelPatterns: [],
+  workers: 1,
 };
 
 type Kind = 'int' | 'string' | 'list' | 'enum';
@@ -172,6 +178,7 @@ export const OPTION_SPECS: OptionSpec[] = [
   { key: 'consoleFeedMaxBytes', flag: 'console-feed-max-bytes', env: 'SLUICE_CONSOLE_FEED_MAX_BYTES', kind: 'int', help: 'bytes a /api/feed client may have unread before ticks are skipped (closed with 4413 after 10 s)' },
   { key: 'metricsChannels', flag: 'metrics-channels', env: 'SLUICE_METRICS_CHANNELS', kind: 'int', help: 'channels with per-channel Prometheus series (cardinality cap; 0 = none)' },
   { key: 'metricsChannelPatterns', flag: 'metrics-channel-patterns', env: 'SLUICE_METRICS_CHANNEL_PATTERNS', kind: 'list', help: 'comma-separated channel patterns (* globs) eligible for per-channel series (empty = any)' },
+  { key: 'workers', flag: 'workers', env: 'SLUICE_WORKERS', kind: 'int', help: 'relay processes on this host sharing the port (more than 1 needs --engine redis); a worker that dies is restarted' },
   { key: 'logLevel', flag: 'log-level', env: 'SLUICE_LOG_LEVEL', kind: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], help: 'log level' },
 ];
 
@@ -228,6 +235,7 @@ export function validateConfig(config: RelayConfig): RelayConfig {
   // A joiner gets the whole state in one frame: the state bound never exceeds the frame bound.
   c.maxStateBytes = Math.min(c.maxStateBytes, c.maxPayload);
   if (c.auth === 'jwt' && !c.jwtSecret && !c.jwtPublicKey) throw new ConfigError('auth jwt needs jwtSecret or jwtPublicKey');
+  checkWorkers(c);
   return c;
 }
 
@@ -267,5 +275,21 @@ export function resolveConfig(options: { file?: string | undefined; env?: NodeJS
   if (config.auth === 'jwt' && !config.jwtSecret && !config.jwtPublicKey) {
     throw new ConfigError('--auth jwt needs --jwt-secret or --jwt-public-key');
   }
+  checkWorkers(config);
   return config;
+}
+
+/**
+ * Worker processes share channels only through a shared engine, and the port only where the
+ * socket layer lets node:cluster (ws) or the kernel (uws: SO_REUSEPORT, a fixed port) share it.
+ */
+function checkWorkers(c: RelayConfig): void {
+  if (c.workers < 1) throw new ConfigError('--workers: expected at least 1');
+  if (c.workers === 1) return;
+  if (c.engine !== 'redis') {
+    throw new ConfigError(`--workers ${c.workers} needs --engine redis: worker processes share channels through Redis (the in-memory engine would give each worker its own channels)`);
+  }
+  if (c.transport === 'uws' && c.port === 0) {
+    throw new ConfigError('--workers with --transport uws needs a fixed --port: uWS workers share it through the kernel (SO_REUSEPORT), and port 0 would give each worker its own');
+  }
 }

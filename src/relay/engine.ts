@@ -83,8 +83,14 @@ export interface EngineChannel {
   sendToSource(frame: Uint8Array): boolean;
   /** Routes a frame to a receiver, wherever it is connected. */
   sendToReceiver(receiverId: number, frame: Uint8Array): void;
-  /** Announces this node's source going online/offline. */
-  setSourceOnline(online: boolean): void;
+  /**
+   * Announces this node's source going online/offline. `requestedAt`: when the source's upgrade
+   * request arrived (orders takeovers from different nodes). `admitted` (going online) is called
+   * once the source may write — at once in memory, once the channel's lease is held for a shared
+   * engine — before any of its updates is applied; a source refused instead is closed through
+   * EngineHost.closeSource and never admitted.
+   */
+  setSourceOnline(online: boolean, requestedAt?: number, admitted?: () => void): void;
   /** Whether a source is connected (on any node) and since when. */
   readonly sourceOnline: boolean;
   readonly sourceSince: number;

@@ -18,7 +18,11 @@ export type UpgradeDecision =
   /** The operations console's push feed at /api/feed (see http/feed.ts). */
   | { kind: 'feed' }
   /** A peer of a channel. */
-  | { kind: 'peer'; route: Route; expiresAt: number | undefined };
+  /**
+   * A peer of a channel. `requestedAt`: when the upgrade request arrived (before the handshake
+   * completes, so a client that connects after seeing another's handshake always has a later one).
+   */
+  | { kind: 'peer'; route: Route; expiresAt: number | undefined; requestedAt: number };
 
 export interface RelayHooks {
   /** Decides what an upgrade request becomes (before the WebSocket handshake completes). */

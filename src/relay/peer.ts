@@ -268,6 +268,10 @@ export class SourcePeer extends Peer {
   readonly role = 'source' as const;
   /** Log producer id from `?producer=` (records carry its sequence numbers). */
   producer: string | undefined;
+  /** When its upgrade request arrived: of two takeovers on different relay nodes, the later wins. */
+  requestedAt = Date.now();
+  /** Its Welcome went out: the engine admitted it (a shared engine first takes the channel's lease). */
+  welcomed = false;
   /** Highest producer sequence number committed and not yet acknowledged. */
   private ackSeq = -1;
 

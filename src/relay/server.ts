@@ -272,6 +272,7 @@ export class Relay {
    */
   async decideUpgrade(url: string, headers: IncomingHttpHeaders, remoteAddress: string): Promise<UpgradeDecision> {
     if (this.draining) return { kind: 'unavailable' };
+    const requestedAt = Date.now();
     const refuse = (code: number, reason: string): UpgradeDecision => ({ kind: 'refuse', code, reason });
     const origin = headers.origin;
     if (!originAllowed(this.config.allowedOrigins, origin)) return refuse(CloseCode.NotAllowed, `origin ${origin ?? ''} is not allowed`);
@@ -300,7 +301,7 @@ export class Relay {
     if (this.draining) return refuse(CloseCode.GoingAway, 'relay is shutting down');
     const verdict = this.table.check(route.channel, route.role, route.producer);
     if (!verdict.ok) return refuse(verdict.code, verdict.reason);
-    return { kind: 'peer', route, expiresAt: decision.expiresAt };
+    return { kind: 'peer', route, expiresAt: decision.expiresAt, requestedAt };
   }
 
   /** The console's push feed: an admin token (under --auth jwt) and a free feed slot. */
@@ -330,7 +331,7 @@ export class Relay {
     // Limits are checked again: other connections may have been admitted since the decision.
     const admitted = this.table.admit(d.route.channel, d.route.role, d.route.producer);
     if (!admitted.ok) return this.refuseConnection(conn, admitted.code, admitted.reason);
-    this.attach(conn, admitted.channel, d.route, admitted.created, d.expiresAt);
+    this.attach(conn, admitted.channel, d.route, admitted.created, d.expiresAt, d.requestedAt);
   }
 
   private refuseConnection(conn: PeerConnection, code: number, reason: string): void {
@@ -381,7 +382,7 @@ export class Relay {
     return id;
   }
 
-  private attach(conn: PeerConnection, channel: Channel, route: Route, created: boolean, expiresAt: number | undefined): void {
+  private attach(conn: PeerConnection, channel: Channel, route: Route, created: boolean, expiresAt: number | undefined, requestedAt: number): void {
     const id = this.takeId();
     const log = this.log;
     const bindings = () => ({ conn: id, channel: channel.name, role: route.role, remote: conn.remoteAddress });
@@ -429,6 +430,7 @@ export class Relay {
       }
       const p = new SourcePeer(id, conn, log, bindings, this.ctx.peer, onFlushed);
       p.producer = route.producer;
+      p.requestedAt = requestedAt;
       p.queueLimit = this.config.sourceInputMaxBytes + this.config.logReceiverMaxBytes;
       peer = p;
       wire(p, (data, isBinary) => (isBinary ? channel.onSourceMessage(p, data) : channel.refuse(p, CloseCode.BadFrame, textRefused)));

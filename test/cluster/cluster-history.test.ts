@@ -20,7 +20,7 @@ import { Cluster, eventually } from './cluster-harness.js';
 import type { Node } from './cluster-harness.js';
 
 // `npm test` replays one fixed history (seed 1); SLUICE_CLUSTER_SEED=random explores new ones.
-// Known open defect: seed 923320162 leaves a late joiner without a field (docs/relay.md, cluster).
+// Seed 923320162 found two defects, both fixed (docs/relay.md, "The history checker").
 const SEED_ENV = process.env.SLUICE_CLUSTER_SEED ?? '1';
 const SEED = SEED_ENV === 'random' ? Math.floor(Math.random() * 1e9) : Number(SEED_ENV);
 const OPS = Number(process.env.SLUICE_CLUSTER_OPS ?? 80);
@@ -46,15 +46,17 @@ describe('cluster: seeded history checker', () => {
   after(() => cluster.stop());
 
   it(`random operations with faults keep every receiver exact (seed ${SEED}, ${OPS} ops)`, async () => {
+    const trace: string[] = [];
     try {
-      await run();
+      await run(trace);
     } catch (e) {
+      console.log(`seed ${SEED}, last operations:\n${trace.slice(-25).join('\n')}`);
       if (process.env.SLUICE_CLUSTER_LOG) cluster.nodes.forEach((n, i) => console.log(`--- node ${i}\n${n.stderr()}`));
       throw e;
     }
   });
 
-  async function run(): Promise<void> {
+  async function run(trace: string[]): Promise<void> {
     console.log(`cluster history checker: SLUICE_CLUSTER_SEED=${SEED}`);
     const rand = rng(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
@@ -63,8 +65,7 @@ describe('cluster: seeded history checker', () => {
     const paused = [false, false, false];
     let pausedFor = 0;
     const usable = () => [0, 1, 2].filter((i) => alive[i] && !paused[i]);
-    const trace: string[] = [];
-    const step = (s: string) => trace.push(s);
+    const step = (s: string) => trace.push(`${Date.now()} ${s}`);
 
     let model: JsonObject = { a: 0 };
     let srcNode = 0;

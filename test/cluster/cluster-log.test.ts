@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createClient } from 'redis';
 import { encodeMessage } from '../../src/protocol/message.js';
 import { TestPeer } from '../support/relay-harness.js';
-import { Cluster } from './cluster-harness.js';
+import { Cluster, eventually } from './cluster-harness.js';
 import type { Node } from './cluster-harness.js';
 
 const rec = (seq: number) => encodeMessage({ kind: 'log-record', offset: seq, time: 1, stream: 'stdout', data: new TextEncoder().encode(`r${seq}`) });
@@ -71,5 +72,52 @@ describe('cluster: log channels in Redis Streams', () => {
     assert.ok(t && t.kind === 'history-truncated' && t.firstAvailable === 30 - kept, `history starts at ${30 - kept}`);
     src.close();
     r.close();
+  });
+});
+
+describe('cluster: a channel lives in Redis as long as it would in one relay (retention by time)', () => {
+  // Grace 400 ms for state channels, 1.5 s for channels with log records; a node's heartbeat
+  // every 200 ms (a third of the lease).
+  const cluster = new Cluster(undefined, 600);
+  let a: Node;
+  let b: Node;
+  before(async () => {
+    const opts = ['--grace-ms', '400', '--log-retain-ms', '1500'];
+    [a, b] = await Promise.all([cluster.start(opts), cluster.start(opts)]);
+  });
+  after(() => cluster.stop());
+
+  it('state channels expire a grace period after their source left, log channels after the log retention, none while anyone is connected', async () => {
+    const redis = createClient({ url: cluster.redisUrl });
+    redis.on('error', () => {});
+    await redis.connect();
+    const exists = async (ch: string) => (await redis.exists([`${cluster.prefix}:{${ch}}:meta`, `${cluster.prefix}:{${ch}}:state`, `${cluster.prefix}:{${ch}}:log`])) > 0;
+    try {
+      const st = await TestPeer.connect(`${a.url}/source/ttl-st`);
+      st.send({ kind: 'signal-sync', state: { x: 1 } });
+      const lg = await TestPeer.connect(`${a.url}/source/ttl-lg?producer=p`);
+      for (let s = 1; s <= 3; s++) lg.sendRaw(rec(s));
+      await lg.until(() => acked(lg, 3), 10_000, 'records stored');
+      // A receiver of the log channel on B stays connected past the retention time.
+      const reader = await TestPeer.connect(`${b.url}/stream/ttl-lg`);
+      await reader.until(() => reader.messages('log-record').length === 3, 10_000, 'records on B');
+      await eventually(async () => (await exists('ttl-st')) && (await exists('ttl-lg')), 10_000, 'both channels stored');
+      const left = Date.now();
+      st.close();
+      lg.close();
+      await reader.until(() => offline(reader), 10_000, 'the log source offline on B');
+      // The state channel goes after its grace period (no one connected anywhere)…
+      await eventually(async () => !(await exists('ttl-st')), 10_000, 'the state channel to expire');
+      const stGone = Date.now() - left;
+      assert.ok(stGone >= 400, `kept its grace period (${stGone} ms)`);
+      // …the log channel is still there (log retention), and stays while its reader is connected.
+      assert.ok(await exists('ttl-lg'), 'the log channel outlives the grace period');
+      await new Promise((r) => setTimeout(r, Math.max(0, left + 2_200 - Date.now())));
+      assert.ok(await exists('ttl-lg'), 'kept past its retention while a receiver is connected');
+      reader.close();
+      await eventually(async () => !(await exists('ttl-lg')), 10_000, 'the log channel to expire once no one is connected');
+    } finally {
+      redis.destroy();
+    }
   });
 });

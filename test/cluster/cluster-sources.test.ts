@@ -59,6 +59,13 @@ describe('cluster: inputs, RPC and one source per channel across nodes', () => {
     const second = await TestPeer.connect(`${b.url}/source/rj`);
     second.send({ kind: 'signal-sync', state: { who: 'second' } });
     assert.equal(await second.waitClose(10_000), CloseCode.SourceConflict);
+    // Refused at the handshake, as on one relay: an Error, then the close — never a Welcome.
+    assert.deepEqual(
+      second.messages().map((m) => m.kind),
+      ['error'],
+    );
+    // The first source got its Welcome (after its node took the lease).
+    assert.equal(first.messages('welcome').length, 1);
     first.send({ kind: 'signal-diff', diff: { n: 1 } });
     await watcher.until(() => watcher.state.n === 1, 10_000, 'first still writes');
     assert.equal(watcher.state.who, 'first', 'the refused source never wrote');

@@ -281,12 +281,18 @@ export async function spawnRelay(args: string[] = [], env: NodeJS.ProcessEnv = {
   const bin = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
   const child = spawn(process.execPath, ['--expose-gc', bin, 'relay', '--port', '0', '--host', '127.0.0.1', '--transport', TEST_TRANSPORT, ...args], {
     env: { ...process.env, SLUICE_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    // SLUICE_CLUSTER_LOG (a log level, for debugging cluster tests): the relay's log (stdout) is
+    // kept with its stderr, so a failing test can print it.
+    stdio: ['ignore', process.env.SLUICE_CLUSTER_LOG ? 'pipe' : 'ignore', 'pipe'],
   });
   let err = '';
   let killed = false;
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (chunk: string) => {
+    err += chunk;
+  });
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
     err += chunk;
   });
   const relay: SpawnedRelay = {

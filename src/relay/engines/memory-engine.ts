@@ -96,7 +96,8 @@ class MemoryChannel implements EngineChannel {
   sendToReceiver(receiverId: number, frame: Uint8Array): void {
     this.sink.toReceiver(receiverId, frame);
   }
-  setSourceOnline(online: boolean): void {
+  setSourceOnline(online: boolean, _requestedAt?: number, admitted?: () => void): void {
+    if (online) admitted?.();
     this.sourceOnline = online;
     this.sourceSince = Date.now();
     this.sink.sourceStatus(online, this.sourceSince);

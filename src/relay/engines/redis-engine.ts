@@ -45,8 +45,13 @@ export interface RedisEngineOptions extends EngineOptions {
   prefix: string;
   /** Lease of a channel's writer; renewed every third of it. */
   leaseMs: number;
-  /** How long a channel's data outlives its last writer (ms). */
-  retainMs: number;
+  /**
+   * How long a channel's data outlives its source once no one is connected (ms), as the in-memory
+   * engine keeps a channel: the grace period, and for a channel with log records `keepLogMs`
+   * (the longer of grace and log retention).
+   */
+  keepMs: number;
+  keepLogMs: number;
   log?: Logger | undefined;
 }
 
@@ -97,6 +102,8 @@ interface Writer {
   queue: SourceUpdate[];
   /** Bumped whenever the writer's run ends: replies for older runs are ignored. */
   gen: number;
+  /** Called once the lease is held (the source gets its Welcome then). */
+  admitted: (() => void) | undefined;
 }
 
 export class RedisEngine implements Engine {
@@ -163,6 +170,11 @@ export class RedisEngine implements Engine {
 
   get ready(): boolean {
     return !this.closed && !this.redisDown && this.client.isReady && this.sub.isReady && this.epochValue !== '';
+  }
+
+  /** The channel lifetimes the scripts keep data for: grace, and log channels'. */
+  get keepArgs(): [string, string] {
+    return [String(this.options.keepMs), String(this.options.keepLogMs)];
   }
 
   get prefix(): string {
@@ -336,7 +348,7 @@ export class RedisChannel implements EngineChannel {
   clusterReceivers: number | undefined;
   /** The channel offset Redis had at the last heartbeat. */
   private peeked = 0;
-  private readonly w: Writer = { state: 'idle', value: '', validUntil: 0, queue: [], gen: 0 };
+  private readonly w: Writer = { state: 'idle', value: '', validUntil: 0, queue: [], gen: 0, admitted: undefined };
   private readonly keys: string[];
   private readonly pubUpdates: string;
   private readonly pubInputs: string;
@@ -419,12 +431,17 @@ export class RedisChannel implements EngineChannel {
     const m = (k: string) => meta.get(k)?.toString('utf8');
     const cache = this.cache;
     // State: the hash holds one JSON value per top-level field.
-    if (m('hs') === '1' || cache.hasState) {
+    const fields = flatMap(stateR);
+    const stored = m('hs') === '1' || fields.size > 0;
+    if (stored || cache.hasState) {
       const state: JsonObject = {};
-      for (const [k, v] of flatMap(stateR)) state[k] = JSON.parse(v.toString('utf8')) as JsonValue;
+      for (const [k, v] of fields) state[k] = JSON.parse(v.toString('utf8')) as JsonValue;
       const before = cache.snapshot();
       const diff = cache.applySync(state);
       if (!before.hadState || Object.keys(diff).length > 0) this.sink.deliver({ kind: 'diff', diff, before, raw: undefined, first: !before.hadState });
+      // Redis has no state (what this replica had was refused, expired or lost): the next
+      // state written here is the channel's first, and marks it as such in Redis.
+      if (!stored) cache.hasState = false;
     }
     const schema = buf(schemaR);
     if (schema.length > 0 && (cache.schemaFrame === undefined || !schema.equals(cache.schemaFrame))) {
@@ -637,7 +654,9 @@ export class RedisChannel implements EngineChannel {
           if (Object.prototype.hasOwnProperty.call(cache.state, k)) ops.push('hs', k, JSON.stringify(cache.state[k]));
           else ops.push('hd', k);
         }
-        if (d.first) ops.push('m', 'hs', '1');
+        // Every state write says the channel has a state: what marks it never depends on this
+        // replica's idea of whether it is the first.
+        ops.push('m', 'hs', '1');
         header = { ...base, k: 'd' };
         payload = utf8Encode(JSON.stringify(d.diff));
         break;
@@ -748,23 +767,26 @@ export class RedisChannel implements EngineChannel {
     w.state = 'lost';
     w.gen++;
     w.queue = [];
+    w.admitted = undefined;
     this.log?.info({ channel: this.name, code, reason }, 'redis engine: source closed');
     this.engine.hooks?.closeSource(this.name, code, reason);
     this.resync();
   }
 
-  setSourceOnline(online: boolean): void {
+  setSourceOnline(online: boolean, requestedAt = Date.now(), admitted?: () => void): void {
     const w = this.w;
+    w.admitted = undefined;
     if (online) {
       w.gen++;
       w.state = 'acquiring';
       w.value = '';
       w.queue = [];
+      w.admitted = admitted;
       if (!this.inputSubscribed) {
         this.inputSubscribed = true;
         this.engine.sub.sSubscribe(this.pubInputs, this.onInput, true).catch(() => (this.inputSubscribed = false));
       }
-      void this.acquire(w.gen, Date.now());
+      void this.acquire(w.gen, requestedAt);
       return;
     }
     const wasHolder = w.state === 'held';
@@ -789,8 +811,9 @@ export class RedisChannel implements EngineChannel {
       const status = encodeWire({ k: 'st', n: e.nodeId, on: true, since: now });
       const r = list(await e.run('acquire', this.keys, [e.nodeId, String(e.options.leaseMs), force ? '1' : '0', String(now), this.pubUpdates, status, String(connectedAt)]));
       const value = str(r[1]);
+      this.log?.debug({ channel: this.name, taken: r[0] === 1, lease: value, connectedAt, force }, 'redis engine: lease acquisition');
       if (gen !== w.gen) {
-        if (r[0] === 1) void e.run('release', this.keys, [value, String(Date.now()), this.pubUpdates, encodeWire({ k: 'st', n: e.nodeId, on: false, since: Date.now() }), String(e.options.retainMs)]).catch(() => {});
+        if (r[0] === 1) void e.run('release', this.keys, [value, String(Date.now()), this.pubUpdates, encodeWire({ k: 'st', n: e.nodeId, on: false, since: Date.now() }), ...e.keepArgs]).catch(() => {});
         return;
       }
       if (r[0] !== 1) {
@@ -807,6 +830,9 @@ export class RedisChannel implements EngineChannel {
       if (this.ce === '') this.ce = randomBytes(6).toString('hex');
       w.state = 'held';
       this.holder = e.nodeId;
+      const admitted = w.admitted;
+      w.admitted = undefined;
+      admitted?.();
       if (!this.sourceOnline) {
         this.sourceOnline = true;
         this.sourceSince = now;
@@ -831,7 +857,7 @@ export class RedisChannel implements EngineChannel {
   private async renew(): Promise<boolean> {
     const e = this.engine;
     const sent = Date.now();
-    const r = list(await e.run('renew', this.keys, [this.w.value, String(e.options.leaseMs), String(e.options.retainMs), ...this.receiverArgs(sent)]));
+    const r = list(await e.run('renew', this.keys, [this.w.value, String(e.options.leaseMs), ...e.keepArgs, ...this.receiverArgs(sent)]));
     if (r[0] !== 1) return false;
     if (typeof r[1] === 'number') this.clusterReceivers = r[1];
     this.w.validUntil = sent + e.options.leaseMs;
@@ -858,7 +884,7 @@ export class RedisChannel implements EngineChannel {
     const value = w.value;
     w.value = '';
     const now = Date.now();
-    return e.track(e.run('release', this.keys, [value, String(now), this.pubUpdates, encodeWire({ k: 'st', n: e.nodeId, on: false, since: now }), String(e.options.retainMs)]));
+    return e.track(e.run('release', this.keys, [value, String(now), this.pubUpdates, encodeWire({ k: 'st', n: e.nodeId, on: false, since: now }), ...e.keepArgs]));
   }
 
   /** Redis lost its data (the engine epoch changed): a writer's source must send its state again. */
@@ -885,7 +911,7 @@ export class RedisChannel implements EngineChannel {
     }
     if (w.state !== 'idle' || this.loading) return;
     // Without the lease: the holder may have died (its lease expired) or Redis may have been reset.
-    this.engine.run('peek', this.keys, [String(this.engine.options.retainMs), ...this.receiverArgs(Date.now())]).then(
+    this.engine.run('peek', this.keys, [...this.engine.keepArgs, ...this.receiverArgs(Date.now())]).then(
       (r) => {
         const sum = list(r)[4];
         if (typeof sum === 'number') this.clusterReceivers = sum;

@@ -154,43 +154,76 @@ end
 `;
 
 /**
- * Heartbeat of the writer: extends the lease when it is still this one's, and the lifetime of
- * the channel's data; records this node's receiver count and returns the cluster's ({ok, sum}).
- * ARGV: lease value, lease ms, data ttl ms, node id, receivers here, now.
+ * Lua shared by the lifetime-keeping scripts. A channel's data outlives its source as long as the
+ * in-memory engine keeps a channel: `keep` ms after the source left (the grace period; for a
+ * channel with log records, the log retention time when longer), and as long as anyone is
+ * connected. `expire(ms, extendOnly)` sets every data key's lifetime (the lease key and the
+ * receiver counts have their own).
  */
-export const RENEW_SCRIPT = `
-${RECEIVERS_LUA}if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0, 0} end
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-for i = 1, 8 do if i ~= 2 then redis.call('PEXPIRE', KEYS[i], ARGV[3]) end end
-return {1, receivers(KEYS[9], ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[2]))}
+const LIFETIME_LUA = `local function keep(meta, keepState, keepLog)
+  if tonumber(redis.call('HGET', meta, 'ln') or '0') > 0 then return tonumber(keepLog) end
+  return tonumber(keepState)
+end
+local function expire(ms, extendOnly)
+  for i = 1, 8 do
+    if i ~= 2 then
+      local cur = extendOnly and redis.call('PTTL', KEYS[i]) or -1
+      if cur ~= -2 and (not extendOnly or cur == -1 or cur < ms) then redis.call('PEXPIRE', KEYS[i], ms) end
+    end
+  end
+end
 `;
 
 /**
- * The source left: drops the lease if it is still this one's and publishes the source going
- * offline. ARGV: lease value, now, pub/sub channel, status message, data ttl ms.
+ * Heartbeat of the writer: extends the lease when it is still this one's, and the lifetime of
+ * the channel's data (`keep` after now, plus a lease: the source may die without a release);
+ * records this node's receiver count and returns the cluster's ({ok, sum}).
+ * ARGV: lease value, lease ms, keep ms, keep ms of a log channel, node id, receivers here, now.
+ */
+export const RENEW_SCRIPT = `
+${RECEIVERS_LUA}${LIFETIME_LUA}if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0, 0} end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+expire(keep(KEYS[1], ARGV[3], ARGV[4]) + tonumber(ARGV[2]), false)
+return {1, receivers(KEYS[9], ARGV[5], ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[2]))}
+`;
+
+/**
+ * The source left: drops the lease if it is still this one's, publishes the source going offline
+ * and gives the data `keep` ms more (as the in-memory engine collects a channel).
+ * ARGV: lease value, now, pub/sub channel, status message, keep ms, keep ms of a log channel.
  */
 export const RELEASE_SCRIPT = `
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+${LIFETIME_LUA}if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'ss', ARGV[2])
-for i = 1, 8 do if i ~= 2 then redis.call('PEXPIRE', KEYS[i], ARGV[5]) end end
+expire(keep(KEYS[1], ARGV[5], ARGV[6]), false)
 redis.call('SPUBLISH', ARGV[3], ARGV[4])
 return 1
 `;
 
 /**
  * Heartbeat of a node without the lease: who holds it, since when, the offset and channel epoch.
- * A node still serving the channel keeps its data alive (ARGV[1]: data ttl ms), as the in-memory
- * engine keeps a channel while anyone is connected, and records its receiver count (ARGV: node
- * id, receivers here, now, entry ttl ms); the last element is the cluster's count.
+ * A node with receivers of the channel keeps its data alive — at least a lease more (the next
+ * heartbeat comes sooner), and `keep` after the source left while that has not passed — as the
+ * in-memory engine keeps a channel while anyone is connected; it never shortens a lifetime. It
+ * records its receiver count (ARGV: keep ms, keep ms of a log channel, node id, receivers here,
+ * now, lease ms); the last element is the cluster's count. Without ARGV: a plain look.
  */
 export const PEEK_SCRIPT = `
-${RECEIVERS_LUA}local sum = 0
+${RECEIVERS_LUA}${LIFETIME_LUA}local sum = 0
+local lease = redis.call('GET', KEYS[2])
 if ARGV[1] then
-  for i = 1, 8 do if i ~= 2 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end end
-  sum = receivers(KEYS[9], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
+  local now = tonumber(ARGV[5])
+  local ttl = tonumber(ARGV[6])
+  if tonumber(ARGV[4]) > 0 then
+    local k = keep(KEYS[1], ARGV[1], ARGV[2])
+    if lease then ttl = ttl + k
+    else ttl = ttl + math.max(0, tonumber(redis.call('HGET', KEYS[1], 'ss') or '0') + k - now) end
+    expire(ttl, true)
+  end
+  sum = receivers(KEYS[9], ARGV[3], ARGV[4], now, tonumber(ARGV[6]))
 end
-return {redis.call('GET', KEYS[2]) or '', redis.call('HGET', KEYS[1], 'ss') or '0', redis.call('HGET', KEYS[1], 'off') or '0', redis.call('HGET', KEYS[1], 'ep') or '', sum}
+return {lease or '', redis.call('HGET', KEYS[1], 'ss') or '0', redis.call('HGET', KEYS[1], 'off') or '0', redis.call('HGET', KEYS[1], 'ep') or '', sum}
 `;
 
 export const SCRIPTS = {
