@@ -34,6 +34,8 @@ export interface SourceMediaLinksOptions extends MediaLinkOptions {
   negotiationTimeoutMs?: number;
   /** Heartbeat period on idle links (receivers detect stalls from it). Default 500 ms. */
   heartbeatMs?: number;
+  /** After the `/signal` socket drops, reopen it after this long. Default 2000 ms. */
+  signalRetryMs?: number;
   /** Input bytes accepted per receiver per second over its channel; more is dropped. Default 256 KiB. */
   maxInputBytesPerSecond?: number;
 }
@@ -97,7 +99,8 @@ export class SourceMediaLinks extends Emitter<SourceMediaLinksEvents> {
    */
   readonly fingerprint: Promise<string | undefined>;
   private readonly peers = new Map<string, PeerLink>();
-  private readonly signaling: SignalingClient | undefined;
+  private signaling: SignalingClient | undefined;
+  private reconnect: ReturnType<typeof setTimeout> | undefined;
   private readonly PC: typeof RTCPeerConnection | undefined;
   private certificate: RTCCertificate | undefined;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -122,17 +125,7 @@ export class SourceMediaLinks extends Emitter<SourceMediaLinksEvents> {
         return fp?.value ? `${(fp.algorithm ?? 'sha-256').toLowerCase()} ${fp.value.toUpperCase()}` : undefined;
       })
       .catch(() => undefined);
-    const signaling = new SignalingClient(options.signalUrl, this.id, 'source', options.WebSocket);
-    this.signaling = signaling;
-    signaling.on('open', () => {
-      // Announce only once the certificate exists: receivers that answer get offers at once.
-      void this.fingerprint.then(() => {
-        if (!this.closed) signaling.send({ type: 'hello' });
-      });
-    });
-    signaling.on('message', (m) => {
-      void this.fingerprint.then(() => this.onSignal(m));
-    });
+    this.connectSignaling();
     const every = options.heartbeatMs ?? 500;
     this.heartbeat = setInterval(() => this.beat(every), every);
   }
@@ -196,8 +189,37 @@ export class SourceMediaLinks extends Emitter<SourceMediaLinksEvents> {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    clearTimeout(this.reconnect);
     for (const p of [...this.peers.values()]) this.drop(p, 'source closed', true);
-    this.signaling?.close();
+    const signaling = this.signaling;
+    this.signaling = undefined;
+    signaling?.close();
+  }
+
+  /**
+   * Opens `/signal`; when it drops (relay restart), reopens it after `signalRetryMs`. Open links
+   * do not need it. A refusal (4400/4401/4403/4404) is final: retrying cannot fix it.
+   */
+  private connectSignaling(): void {
+    const signaling = new SignalingClient(this.options.signalUrl, this.id, 'source', this.options.WebSocket);
+    this.signaling = signaling;
+    signaling.on('open', () => {
+      // Announce only once the certificate exists: receivers that answer get offers at once.
+      void this.fingerprint.then(() => {
+        if (!this.closed) signaling.send({ type: 'hello' });
+      });
+    });
+    signaling.on('message', (m) => {
+      void this.fingerprint.then(() => this.onSignal(m));
+    });
+    signaling.on('close', (code) => {
+      if (this.closed || this.signaling !== signaling) return;
+      this.signaling = undefined;
+      if (code >= 4400 && code <= 4404) return;
+      this.reconnect = setTimeout(() => {
+        if (!this.closed) this.connectSignaling();
+      }, this.options.signalRetryMs ?? 2000);
+    });
   }
 
   private sendOn(p: PeerLink, dc: RTCDataChannel, frame: Uint8Array, now: number): boolean {

@@ -207,7 +207,7 @@ describe('WebRTC media link (Chromium)', () => {
   });
 
   it('falls back to the relay when the data channel or the peer connection closes, and when it stalls', { timeout: 60_000 }, async (t) => {
-    const p = await pair('rtc-fallback', { source: { heartbeatMs: 200 }, receiver: { retryMs: 300, stallMs: 1000 } });
+    const p = await pair('rtc-fallback', { source: { heartbeatMs: 200, signalRetryMs: 200 }, receiver: { retryMs: 300, stallMs: 1000 } });
     t.after(() => p.close());
     const fp = await p.source.evaluate(() => (window as unknown as Win).links.fingerprint);
     assert.match(fp ?? '', /^sha-256 [0-9A-F:]+$/);
@@ -251,5 +251,14 @@ describe('WebRTC media link (Chromium)', () => {
     assert.deepEqual(await p.receiver.evaluate(() => (window as unknown as Win).relayFrames.map((f) => f[1])), [1, 2, 3, 4]);
     const states = await p.receiver.evaluate(() => (window as unknown as Win).states);
     assert.ok(states.some((s) => s.startsWith('failed:data channel closed')) || states.some((s) => s.startsWith('failed:connection')), states.join(', '));
+
+    // 4. The source's /signal socket drops: the open link is unaffected, and the source reconnects
+    // to signaling so a new receiver still links.
+    await p.source.evaluate(() => (window as unknown as { links: { signaling: { ws: WebSocket } } }).links.signaling.ws.close());
+    const late = await open(p.relay, '/webrtc-receiver.html', 'rtc-fallback', { retryMs: 300 });
+    t.after(() => late.close());
+    await late.waitForFunction(() => (window as unknown as Win).link.transport === 'webrtc', undefined, WAIT);
+    // (Its heartbeats are off since step 3, so it may read as stalled, but its link is alive.)
+    assert.match(await p.receiver.evaluate(() => (window as unknown as Win).link.state), /^(open|stalled)$/);
   });
 });
