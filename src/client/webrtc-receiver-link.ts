@@ -5,6 +5,10 @@
  * `transport` is `'websocket'` and the caller uses the relay's stream, which it keeps receiving
  * all along (docs/webrtc.md).
  */
+import { encodeMessage, decodeMessage } from '../protocol/message.js';
+import type { Message } from '../protocol/message.js';
+import type { InputEvent } from '../protocol/inputs.js';
+import { HEADER_SIZE } from '../protocol/header.js';
 import { Emitter } from './emitter.js';
 import { Reassembler, chunkFrame } from './webrtc-chunks.js';
 import { AUDIO_LABEL, DEFAULT_MAX_FRAME_BYTES, MEDIA_LABEL, chunkLimit, findPeerConnection, messageBytes, trySend, wellFramed } from './webrtc-common.js';
@@ -45,6 +49,8 @@ export type MediaTransport = 'webrtc' | 'websocket';
 export type ReceiverMediaLinkEvents = {
   /** A complete protocol frame from the source (header length checked; payload not decoded). */
   frame: [frame: Uint8Array];
+  /** The same frame decoded (only decoded when someone listens; undecodable frames are dropped). */
+  message: [message: Message, frame: Uint8Array];
   state: [state: ReceiverLinkState, reason: string];
   /** `transport` changed. */
   transport: [transport: MediaTransport];
@@ -124,6 +130,12 @@ export class ReceiverMediaLink extends Emitter<ReceiverMediaLinkEvents> {
     if (media.bufferedAmount > (this.options.maxBufferedBytes ?? 256 * 1024)) return false;
     for (const part of chunkFrame(frame, chunkLimit(pc))) if (!trySend(media, part)) return false;
     return true;
+  }
+
+  /** {@link sendInput} for an input event (encoded here). */
+  sendInputEvent(event: InputEvent): boolean {
+    if (this.currentState !== 'open') return false;
+    return this.sendInput(encodeMessage({ kind: 'input', event }));
   }
 
   /** Ends the link for good (the caller keeps using the relay). */
@@ -311,6 +323,17 @@ export class ReceiverMediaLink extends Emitter<ReceiverMediaLinkEvents> {
     this.stats.frames++;
     this.stats.bytes += frame.length;
     this.emit('frame', frame);
+    if (this.listenerCount('message') > 0) {
+      let m: Message;
+      try {
+        const max = this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+        m = decodeMessage(frame, { maxPayload: max - HEADER_SIZE });
+      } catch {
+        this.stats.dropped++;
+        return;
+      }
+      this.emit('message', m, frame);
+    }
   }
 
   private checkStall(stallMs: number): void {

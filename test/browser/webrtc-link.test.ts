@@ -155,11 +155,16 @@ describe('WebRTC media link (Chromium)', () => {
     // Inputs go back over the channel and arrive decoded; a non-input frame is refused.
     assert.equal(await receiver.evaluate(() => (window as unknown as Win).sendBogusInput()), true);
     assert.equal(await receiver.evaluate(() => (window as unknown as Win).sendPointer(12, 34)), true);
-    await source.waitForFunction(() => (window as unknown as Win).inputs.length >= 1, undefined, WAIT);
+    assert.equal(await receiver.evaluate(() => (window as unknown as { sendKey(k: string): boolean }).sendKey('a')), true);
+    await source.waitForFunction(() => (window as unknown as Win).inputs.length >= 2, undefined, WAIT);
     const inputs = await source.evaluate(() => (window as unknown as Win).inputs);
-    assert.equal(inputs.length, 1);
+    assert.equal(inputs.length, 2);
     assert.equal(inputs[0]!.peer, receiverId);
     assert.deepEqual(inputs[0]!.event, { input: 'pointer', x: 12, y: 34, buttons: 1, phase: 1 });
+    assert.deepEqual(inputs[1]!.event, { input: 'key', keyCode: 65, modifiers: 0, phase: 0, key: 'a' });
+    // The 'message' event carries the decodable frames decoded (the made-up deltas need not be).
+    const decoded = await receiver.evaluate(() => (window as unknown as { decoded: string[] }).decoded);
+    assert.ok(decoded.includes('keyframe') && decoded.includes('pixels') && decoded.includes('audio-pcm'), decoded.join(','));
     assert.equal(await source.evaluate(() => (window as unknown as Win).links.stats.inputsDropped), 1);
 
     assert.equal(await transport(receiver), 'webrtc', 'still linked after the garbage');

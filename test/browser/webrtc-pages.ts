@@ -81,6 +81,9 @@ const link = new ReceiverMediaLink({ signalUrl, retryMs: 0, ...opts });
 window.link = link;
 link.on('frame', (f) => window.rtc.push([f[0], new DataView(f.buffer, f.byteOffset).getUint32(4, true), intact(f)]));
 link.on('transport', (t) => window.transports.push(t));
+window.decoded = [];
+link.on('message', (m) => window.decoded.push(m.kind));
+window.sendKey = (key) => link.sendInputEvent({ input: 'key', keyCode: 65, modifiers: 0, phase: 0, key });
 link.on('state', (s, why) => window.states.push(s + (why ? ':' + why : '')));
 // An input frame: Pointer (type 1, FLAG_INPUT) at (x, y), button 1, phase down (1).
 window.sendPointer = (x, y) => {
