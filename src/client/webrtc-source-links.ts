@@ -48,7 +48,11 @@ export type SourceMediaLinksEvents = {
    * protocol input (`message.kind === 'input'`). Treat it like an input from the relay.
    */
   input: [frame: Uint8Array, peerId: string, message: Message & { kind: 'input' }];
-  /** This peer's next picture must be a full one (it just opened, or it skipped a frame). */
+  /**
+   * This peer's next picture must be a full one (it just opened, or it skipped a frame); repeated
+   * (at most every 250 ms) while deltas are withheld from it for want of one. Without a `keyframe`
+   * provider, answer it by making the next frame a full picture.
+   */
   'needs-keyframe': [peerId: string];
   /** A receiver's link opened or closed (`reason` says why it closed). */
   peer: [peerId: string, state: SourcePeerState, reason: string];
@@ -68,6 +72,7 @@ interface PeerLink {
   inputTokens: number;
   inputAt: number;
   lastSentAt: number;
+  keyframeAskedAt: number;
   chunk: number;
 }
 
@@ -165,6 +170,12 @@ export class SourceMediaLinks extends Emitter<SourceMediaLinksEvents> {
         if (key === null) key = this.options.keyframe?.();
         if (!key || frameRoute(key) !== 'full') {
           this.stats.framesSkipped++;
+          // Still waiting for a full picture: ask again (at most every 250 ms) once the peer can
+          // take one, or a keyframe sent while it was behind would leave it without one for good.
+          if (now - p.keyframeAskedAt >= 250 && p.media.bufferedAmount <= (this.options.maxBufferedBytes ?? 1024 * 1024)) {
+            p.keyframeAskedAt = now;
+            this.emit('needs-keyframe', p.id);
+          }
           continue;
         }
         out = key;
@@ -236,6 +247,7 @@ export class SourceMediaLinks extends Emitter<SourceMediaLinksEvents> {
   private markNeedsKeyframe(p: PeerLink): void {
     if (p.needsKeyframe) return;
     p.needsKeyframe = true;
+    p.keyframeAskedAt = Date.now();
     this.emit('needs-keyframe', p.id);
   }
 
@@ -315,6 +327,7 @@ export class SourceMediaLinks extends Emitter<SourceMediaLinksEvents> {
       inputTokens: this.options.maxInputBytesPerSecond ?? 256 * 1024,
       inputAt: Date.now(),
       lastSentAt: 0,
+      keyframeAskedAt: 0,
       chunk: 16 * 1024,
     };
     this.peers.set(id, p);
@@ -332,6 +345,7 @@ export class SourceMediaLinks extends Emitter<SourceMediaLinksEvents> {
       clearTimeout(p.timer);
       p.state = 'open';
       p.chunk = chunkLimit(pc);
+      p.keyframeAskedAt = Date.now();
       this.emit('peer', id, 'open', '');
       this.emit('needs-keyframe', id);
     };

@@ -211,6 +211,34 @@ describe('WebRTC media link (Chromium)', () => {
     await pinned.waitForFunction(() => (window as unknown as Win).link.transport === 'webrtc', undefined, WAIT);
   });
 
+  it('without a keyframe provider, deltas are withheld from a new peer until a full picture, and it asks again', { timeout: 30_000 }, async (t) => {
+    const p = await pair('rtc-nokey', { source: { noKeyframe: true } });
+    t.after(() => p.close());
+    await p.receiver.waitForFunction(() => (window as unknown as Win).link.transport === 'webrtc', undefined, WAIT);
+    await p.source.waitForFunction(() => (window as unknown as { keyframeAsks: number }).keyframeAsks >= 1, undefined, WAIT);
+    await p.source.evaluate(() => (window as unknown as Win).publish(0x03, 0, 1, 64));
+    // Asked again once 250 ms have passed and a delta had to be withheld.
+    await p.source.waitForFunction(
+      () => {
+        const w = window as unknown as Win & { keyframeAsks: number };
+        w.publish(0x03, 0, 2, 64);
+        return w.keyframeAsks >= 2;
+      },
+      undefined,
+      { ...WAIT, polling: 100 },
+    );
+    await p.source.evaluate(() => {
+      const w = window as unknown as Win;
+      w.publish(0x01, 0x02, 3, 64);
+      w.publish(0x03, 0, 4, 64);
+    });
+    await p.receiver.waitForFunction(() => (window as unknown as Win).rtc.length >= 2, undefined, WAIT);
+    assert.deepEqual(await p.receiver.evaluate(() => (window as unknown as Win).rtc), [
+      [0x01, 3, true],
+      [0x03, 4, true],
+    ]);
+  });
+
   it('falls back to the relay when the data channel or the peer connection closes, and when it stalls', { timeout: 60_000 }, async (t) => {
     const p = await pair('rtc-fallback', { source: { heartbeatMs: 200, signalRetryMs: 200 }, receiver: { retryMs: 300, stallMs: 1000 } });
     t.after(() => p.close());

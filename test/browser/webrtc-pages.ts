@@ -47,8 +47,10 @@ let current = 0;
 const links = new SourceMediaLinks({
   signalUrl, ...opts,
   // The picture the current frame results in, as a full frame (type Keyframe 0xf0).
-  keyframe: () => { window.keyframeCalls++; return frame(0xf0, 0x02, current, 64); },
+  keyframe: opts.noKeyframe ? undefined : () => { window.keyframeCalls++; return frame(0xf0, 0x02, current, 64); },
 });
+window.keyframeAsks = 0;
+links.on('needs-keyframe', () => window.keyframeAsks++);
 links.on('input', (f, peer, m) => window.inputs.push({ peer, event: m.event }));
 links.on('peer', (peer, state, reason) => window.peerEvents.push(state + ':' + reason));
 window.links = links;
