@@ -31,3 +31,17 @@ await build({
   logLevel: 'warning',
   external: ['ws'],
 });
+
+// The canvas encoder Worker (publishCanvas): its own module, served by the relay at /sluice-worker.js
+// next to /sluice.js, which starts it with new URL('./sluice-worker.js', import.meta.url).
+await build({
+  entryPoints: [join(root, 'src/client/canvas-worker-entry.ts')],
+  outfile: join(root, 'dist/browser/sluice-worker.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  sourcemap: true,
+  minify: false,
+  logLevel: 'warning',
+});

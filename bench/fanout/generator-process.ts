@@ -15,6 +15,17 @@ export interface GeneratorReport {
   connected: number;
   /** Index after the last message sent (saturation indexes start at 10,000,000). */
   sent: number;
+  /** The receivers on `port`, then those on `port2` (empty without it). */
+  groups: GroupReport[];
+}
+
+/** One receiver group's share of a report. */
+export interface GroupReport {
+  connected: number;
+  delivered: number;
+  samples: number;
+  p50: number;
+  p99: number;
 }
 
 export interface GeneratorOptions {
@@ -24,11 +35,13 @@ export interface GeneratorOptions {
   adapter: Adapter;
   receivers: number;
   spin?: boolean;
+  /** A second node's port: the second half of the receivers connect there (the source stays on `port`). */
+  port2?: number;
 }
 
 export function startGenerator(o: GeneratorOptions) {
   const a = o.adapter;
-  const args = [o.host, String(o.port), a.receiverPath, String(o.receivers), a.sourcePath, ...a.args, ...messageArgs(a), ...(o.spin ? ['--spin'] : [])];
+  const args = [o.host, String(o.port), a.receiverPath, String(o.receivers), a.sourcePath, ...a.args, ...messageArgs(a), ...(o.spin ? ['--spin'] : []), ...(o.port2 ? ['--port2', String(o.port2)] : [])];
   const child = spawn(o.binary, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   // Lines are kept until asked for, so none is lost to a late `next`.
   const lines: string[] = [];

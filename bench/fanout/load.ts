@@ -25,6 +25,13 @@ export interface LoadConfig {
   generator: string;
   /** Poll without sleeping (see docs/benchmarks.md). */
   spin: boolean;
+  /** A second node's port: half the receivers connect there, the source stays on `port`. */
+  port2?: number;
+  /**
+   * A gentle phase first, at `rate` msgs/s for `ms`, between the phases `count-start` and
+   * `count-end` (the cluster benchmark counts Redis commands per update there).
+   */
+  count?: { rate: number; ms: number };
 }
 
 export interface LoadResult {
@@ -33,6 +40,8 @@ export interface LoadResult {
   connected: number;
   latency: { p50: number; p99: number; samples: number; expected: number };
   saturation: { delivered: number; seconds: number; perSecond: number; sent: number; loadCpuPercent: number };
+  /** Per receiver group (on `port`, then on `port2`): latency at the fixed rate, deliveries at saturation. */
+  groups: { connected: number; p50: number; p99: number; samples: number; delivered: number }[];
   error?: string;
 }
 
@@ -55,12 +64,30 @@ function phase(name: string): Promise<void> {
 }
 
 async function main(): Promise<LoadResult> {
-  const gen = startGenerator({ binary: cfg.generator, host: cfg.host, port: cfg.port, adapter, receivers: cfg.n, spin: cfg.spin });
+  const gen = startGenerator({ binary: cfg.generator, host: cfg.host, port: cfg.port, adapter, receivers: cfg.n, spin: cfg.spin, ...(cfg.port2 ? { port2: cfg.port2 } : {}) });
   try {
     const connected = Number(await gen.next('ready'));
     if (connected < 0) throw new Error('the source could not connect');
     await sleep(1500);
     await phase('idle');
+
+    if (cfg.count) {
+      gen.command('reset');
+      await phase('count-start');
+      const counted = gen.next('latency-done');
+      gen.command(`latency ${cfg.count.rate} ${cfg.count.ms}`);
+      await counted;
+      // Until every delivery is in (or 2 s without progress): the latency phase reuses the indexes.
+      const expected = Math.round((cfg.count.rate * cfg.count.ms) / 1000) * connected;
+      let seen = -1;
+      let since = performance.now();
+      for (const end = performance.now() + 30_000; performance.now() < end; await sleep(200)) {
+        const { delivered } = await gen.report();
+        if (delivered >= expected || performance.now() - since > 2000) break;
+        if (delivered !== seen) [seen, since] = [delivered, performance.now()];
+      }
+      await phase('count-end');
+    }
 
     // Latency at a fixed rate.
     gen.command('reset');
@@ -100,6 +127,10 @@ async function main(): Promise<LoadResult> {
         sent: after.sent - before.sent,
         loadCpuPercent: (loadSeconds / seconds) * 100,
       },
+      groups: after.groups.map((g, i) => {
+        const l = lat.groups[i]!;
+        return { connected: g.connected, p50: l.p50, p99: l.p99, samples: l.samples, delivered: g.delivered - (before.groups[i]?.delivered ?? 0) };
+      }),
     };
   } finally {
     gen.kill();

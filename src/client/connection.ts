@@ -247,6 +247,11 @@ export class Connection extends Emitter<ConnectionEvents> {
     void this.open();
   }
 
+  /** Bytes queued on the socket and not yet sent (0 when not connected). */
+  get bufferedAmount(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
+
   /** Sends bytes if connected; returns false otherwise. */
   send(bytes: Uint8Array): boolean {
     const ws = this.ws;

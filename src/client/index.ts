@@ -10,6 +10,15 @@ export type { ConnectionState, StateChange, Welcome, EndpointEvents } from './en
 export { compose, Derived } from './compose.js';
 export type { Readable, DerivedEvents } from './compose.js';
 export { inputs } from './input-helpers.js';
+// Pixels, audio and input: what Node can use too. Browser-only helpers are added in browser-entry.ts.
+export { PictureDecoder, isPictureMessage } from './picture-decoder.js';
+export type { PictureMessage, PictureDecoderOptions, ImageBytesDecoder } from './picture-decoder.js';
+export { MediaView, subscribeMedia } from './canvas-view.js';
+export type { CanvasPublisher, PublishCanvasOptions, CanvasStats, CanvasSink } from './canvas-publisher.js';
+export type { CanvasMode, CanvasEncoderSettings, CanvasFrameInput, EncodedFrame, EncodedKind } from './canvas-encoder.js';
+export type { CaptureOptions, Box } from './canvas-input.js';
+export type { AudioPlayer, AudioPlayerOptions, AudioStats, AudioMessage } from './audio-player.js';
+export type { AudioPublisher, AudioSink, PublishAudioOptions } from './audio-publisher.js';
 export type { BackoffOptions } from './backoff.js';
 export type { ConnectionOptions } from './connection.js';
 export {

@@ -18,6 +18,10 @@ import { compileSelect, projectState } from '../protocol/select.js';
 import type { SelectTree } from '../protocol/select.js';
 import { utf8Decode, utf8Encode } from '../protocol/utf8.js';
 import type { JsonObject, JsonValue } from '../protocol/utf8.js';
+import { publishAudio } from './audio-publisher.js';
+import type { AudioPublisher, PublishAudioOptions } from './audio-publisher.js';
+import { CanvasPublisher } from './canvas-publisher.js';
+import type { PublishCanvasOptions } from './canvas-publisher.js';
 import { withParam } from './connection.js';
 import type { ConnectionOptions } from './connection.js';
 import { Endpoint } from './endpoint.js';
@@ -112,6 +116,8 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
   private changed = new Set<string>();
   private notifyScheduled = false;
   private pixelEncoder: DeltaEncoder | undefined;
+  /** The newest picture given to publishPixels (sent again as a keyframe on every Welcome). */
+  private picture: { width: number; height: number; rgba: Uint8Array } | undefined;
   private readonly calls = new Map<string, QueuedCall>();
   private readonly callQueue: QueuedCall[] = [];
   private running = 0;
@@ -210,16 +216,78 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
     return this.sendLive(frame instanceof Uint8Array ? frame : encodeMessage({ seq: this.nextSeq(), timestamp: Date.now() >>> 0, ...frame }));
   }
 
-  /** Publishes an RGBA frame, as a delta against the previous one when that is smaller. */
+  /**
+   * Publishes an RGBA frame, as a delta against the previous one when that is smaller. Returns
+   * false when not live; the picture is not lost then: the newest one goes out as a keyframe as
+   * soon as the relay welcomes this source (also after every reconnect, so a restarted relay
+   * gets the current picture back).
+   */
   publishPixels(width: number, height: number, rgba: Uint8Array): boolean {
     this.pixelEncoder ??= new DeltaEncoder();
+    this.keepPicture(width, height, rgba);
     if (!this.welcomed || !this.conn.connected) {
       this.pixelEncoder.reset();
       return false;
     }
-    const { keyframe, data } = this.pixelEncoder.encode(rgba);
+    return this.sendPicture(width, height, rgba);
+  }
+
+  /** Remembers the current picture (copied: callers reuse their buffers) for the next Welcome. */
+  private keepPicture(width: number, height: number, rgba: Uint8Array): void {
+    const p = this.picture;
+    if (p && p.rgba.length === rgba.length) {
+      p.rgba.set(rgba);
+      p.width = width;
+      p.height = height;
+    } else this.picture = { width, height, rgba: rgba.slice() };
+  }
+
+  private sendPicture(width: number, height: number, rgba: Uint8Array): boolean {
+    const { keyframe, data } = this.pixelEncoder!.encode(rgba);
     const type = keyframe ? FrameType.Pixels : FrameType.DeltaPixels;
     return this.conn.send(encodeFrame({ type, flags: keyframe ? Flag.Keyframe : 0, seq: this.nextSeq(), timestamp: Date.now() >>> 0, width, height }, data));
+  }
+
+  /**
+   * Streams a canvas (browser): captures it `fps` times a second and sends each capture as one
+   * frame in `mode` — `raw` (exact, w×h×4 bytes a frame), `delta` (exact, XOR+RLE against the
+   * previous frame: tiny when little changes), `compressed` (WebP/JPEG at `quality`, lossy,
+   * bounded) or `auto` (deltas while small, images while much changes, an exact keyframe once the
+   * picture settles). Encoding runs in a Worker (`/sluice-worker.js`, served by the relay). A tick
+   * is skipped while the encoder or the socket is behind, so latency never builds up; after every
+   * (re)connect the current picture goes out as a keyframe.
+   *
+   * @example
+   * ```ts
+   * const src = source(`ws://${location.host}/source/board`, { mode: 'pixel' });
+   * const pub = src.publishCanvas(document.querySelector('canvas')!, { fps: 30, mode: 'delta' });
+   * src.on('input', ({ event }) => { if (event.input === 'pointer') draw(event.x, event.y); });
+   * // later: pub.stop();
+   * ```
+   */
+  publishCanvas(canvas: HTMLCanvasElement | OffscreenCanvas, options: PublishCanvasOptions = {}): CanvasPublisher {
+    return new CanvasPublisher(this, canvas, options);
+  }
+
+  /**
+   * Streams audio (browser) from a MediaStream or an AudioNode as AudioPcm frames of `chunkMs`
+   * (default 20 ms), or as Opus AudioCompressed frames with `codec: 'opus'` where WebCodecs'
+   * AudioEncoder supports it (PCM otherwise; `codec` on the result says which).
+   *
+   * @example
+   * ```ts
+   * const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+   * const audio = await src.publishAudio(mic, { codec: 'opus' });
+   * // later: await audio.stop();
+   * ```
+   */
+  publishAudio(input: MediaStream | AudioNode, options: PublishAudioOptions = {}): Promise<AudioPublisher> {
+    return publishAudio(this, input, options);
+  }
+
+  /** Bytes handed to the socket and not yet sent (0 when not connected). */
+  get bufferedAmount(): number {
+    return this.conn.bufferedAmount;
   }
 
   /**
@@ -313,6 +381,8 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
     this.conn.send(encodeMessage({ kind: 'signal-sync', state, seq: this.nextSeq(), timestamp: Date.now() >>> 0 }));
     this.lastSent = state;
     this.pixelEncoder?.reset();
+    // The current picture, published while offline or held by a relay that may have restarted.
+    if (this.picture) this.sendPicture(this.picture.width, this.picture.height, this.picture.rgba);
     // Logs: drop what the relay already has, resend the rest in order.
     this.relayAcks = w.logAcked !== undefined;
     if (w.logAcked !== undefined) this.onLogAck(w.logAcked);

@@ -5,6 +5,8 @@
 export interface WebSocketLike {
   binaryType: string;
   readonly readyState: number;
+  /** Bytes queued and not yet sent (browsers and `ws` have it). */
+  readonly bufferedAmount?: number;
   send(data: Uint8Array | string): void;
   close(code?: number, reason?: string): void;
   onopen: ((ev: unknown) => void) | null;

@@ -13,6 +13,9 @@
  *                                  a message: PREFIX, then the stamp padded with 'x' to BODY
  *                                  bytes, then SUFFIX, sent as one frame of OPCODE (1 or 2)
  *   --spin                         poll without sleeping (the load core never idles)
+ *   --port2 P                      connect the second half of the receivers to port P of the same
+ *                                  host (a second relay node; the source stays on PORT); the
+ *                                  report then gives each half's deliveries and latencies too
  * Text arguments accept \r and \n escapes.
  *
  * Every message carries a stamp "#S<index>T<microseconds>#" (CLOCK_MONOTONIC) wherever the
@@ -75,6 +78,7 @@ typedef struct {
   int64_t latest;
   int probe;
   int is_source;
+  int group; /* 0: receivers on PORT, 1: on --port2 */
   /* unsent bytes (the source only) */
   unsigned char *out;
   size_t out_len, out_cap;
@@ -87,8 +91,8 @@ static int nreplies;
 static conn_t *conns; /* receivers, then the source */
 static int nconns;
 static conn_t *source;
-static uint32_t *hist;
-static uint64_t delivered;
+static uint32_t *hist[2]; /* latency histogram of each receiver group */
+static uint64_t delivered, delivered_group[2];
 static int measuring;
 static int spin;
 static int64_t busy_us;
@@ -219,6 +223,7 @@ static void count_stamps(conn_t *c, const unsigned char *p, size_t n, int64_t no
     if (end - q < 6 || q[1] != 'S' || q[2] < '0' || q[2] > '9') continue;
     if (!full) {
       delivered++;
+      delivered_group[c->group]++;
       p = q + STAMP_SKIP < end ? q + STAMP_SKIP : end;
       continue;
     }
@@ -230,12 +235,13 @@ static void count_stamps(conn_t *c, const unsigned char *p, size_t n, int64_t no
     if (t < 0 || p >= end || *p != '#') continue;
     p++;
     delivered++;
+    delivered_group[c->group]++;
     if (index > c->latest) c->latest = index;
     if (measuring) {
       int64_t b = (now - t) / BUCKET_US;
       if (b < 0) b = 0;
       if (b >= BUCKETS) b = BUCKETS - 1;
-      hist[b]++;
+      hist[c->group][b]++;
     }
   }
 }
@@ -336,13 +342,21 @@ static void open_conn(conn_t *c, uint32_t id, const struct sockaddr_in *addr, co
   epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
 }
 
-static double percentile(double p) {
-  uint64_t total = 0, acc = 0;
-  for (int i = 0; i < BUCKETS; i++) total += hist[i];
+/* Latency percentile of the groups in `mask` (bit 0: group 0, bit 1: group 1), in ms. */
+static uint64_t count_at(int mask, int i) { return ((mask & 1) ? hist[0][i] : 0) + ((mask & 2) ? hist[1][i] : 0); }
+
+static uint64_t samples_of(int mask) {
+  uint64_t total = 0;
+  for (int i = 0; i < BUCKETS; i++) total += count_at(mask, i);
+  return total;
+}
+
+static double percentile(int mask, double p) {
+  uint64_t total = samples_of(mask), acc = 0;
   if (!total) return -1;
   double target = (double)total * p;
   for (int i = 0; i < BUCKETS; i++) {
-    acc += hist[i];
+    acc += count_at(mask, i);
     if ((double)acc >= target) return (i + 0.5) * BUCKET_US / 1000.0;
   }
   return -1;
@@ -385,20 +399,27 @@ static void pump(void) {
 }
 
 static void report(void) {
-  uint64_t samples = 0;
-  for (int i = 0; i < BUCKETS; i++) samples += hist[i];
-  int connected = 0;
-  for (int i = 0; i < nconns; i++) connected += conns[i].state == ST_READY;
-  printf("r {\"delivered\":%llu,\"samples\":%llu,\"p50\":%.3f,\"p99\":%.3f,\"cpuSeconds\":%.3f,\"busySeconds\":%.3f,\"connected\":%d,\"sent\":%lld}\n",
-         (unsigned long long)delivered, (unsigned long long)samples, percentile(0.5), percentile(0.99), cpu_seconds(), busy_us / 1e6,
+  int connected = 0, connected_group[2] = {0, 0};
+  for (int i = 0; i < nconns; i++) {
+    connected += conns[i].state == ST_READY;
+    connected_group[conns[i].group] += conns[i].state == ST_READY;
+  }
+  printf("r {\"delivered\":%llu,\"samples\":%llu,\"p50\":%.3f,\"p99\":%.3f,\"cpuSeconds\":%.3f,\"busySeconds\":%.3f,\"connected\":%d,\"sent\":%lld,"
+         "\"groups\":[",
+         (unsigned long long)delivered, (unsigned long long)samples_of(3), percentile(3, 0.5), percentile(3, 0.99), cpu_seconds(), busy_us / 1e6,
          connected, (long long)next_index);
+  for (int g = 0; g < 2; g++)
+    printf("%s{\"connected\":%d,\"delivered\":%llu,\"samples\":%llu,\"p50\":%.3f,\"p99\":%.3f}", g ? "," : "", connected_group[g],
+           (unsigned long long)delivered_group[g], (unsigned long long)samples_of(1 << g), percentile(1 << g, 0.5), percentile(1 << g, 0.99));
+  printf("]}\n");
   fflush(stdout);
 }
 
 static void command(const char *line) {
   if (!strncmp(line, "reset", 5)) {
-    delivered = 0;
-    memset(hist, 0, BUCKETS * sizeof *hist);
+    delivered = delivered_group[0] = delivered_group[1] = 0;
+    memset(hist[0], 0, BUCKETS * sizeof *hist[0]);
+    memset(hist[1], 0, BUCKETS * sizeof *hist[1]);
     busy_us = 0;
   } else if (!strncmp(line, "measure ", 8)) {
     measuring = line[8] == '1';
@@ -434,11 +455,13 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *host = argv[1], *port = argv[2], *rpath = argv[3], *spath = argv[5];
+  const char *port2 = NULL;
   nconns = atoi(argv[4]);
   for (int i = 6; i < argc; i++) {
     const char *a = argv[i];
     int more = argc - i - 1;
     if (!strcmp(a, "--spin")) spin = 1;
+    else if (!strcmp(a, "--port2") && more >= 1) port2 = argv[++i];
     else if (!strcmp(a, "--expect") && more >= 1) add_step(&recv_script, 1, argv[++i]);
     else if (!strcmp(a, "--send") && more >= 1) add_step(&recv_script, 0, argv[++i]);
     else if (!strcmp(a, "--src-expect") && more >= 1) add_step(&src_script, 1, argv[++i]);
@@ -460,10 +483,12 @@ int main(int argc, char **argv) {
   }
   struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai;
   if (getaddrinfo(host, port, &hints, &ai) != 0) { fprintf(stderr, "cannot resolve %s\n", host); return 1; }
-  struct sockaddr_in addr = *(struct sockaddr_in *)ai->ai_addr;
+  struct sockaddr_in addr = *(struct sockaddr_in *)ai->ai_addr, addr2 = addr;
   freeaddrinfo(ai);
+  if (port2) addr2.sin_port = htons((uint16_t)atoi(port2));
 
-  hist = calloc(BUCKETS, sizeof *hist);
+  hist[0] = calloc(BUCKETS, sizeof *hist[0]);
+  hist[1] = calloc(BUCKETS, sizeof *hist[1]);
   conns = calloc((size_t)nconns + 1, sizeof *conns);
   source = &conns[nconns];
   source->is_source = 1;
@@ -476,6 +501,7 @@ int main(int argc, char **argv) {
   timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
   ev.data.u32 = ID_TIMER;
   epoll_ctl(ep, EPOLL_CTL_ADD, timer_fd, &ev);
+  /* Probes at both ends and the middle: with --port2, the slowest of both nodes sets the pace. */
   probe_ids[1] = nconns / 2;
   probe_ids[2] = nconns - 1;
   for (int k = 0; k < 3; k++) conns[probe_ids[k]].probe = 1;
@@ -497,8 +523,10 @@ int main(int argc, char **argv) {
         if (opened < nconns) {
           /* No server should see thousands of handshakes at once. */
           for (int k = 0; k < 50 && opened < nconns; k++, opened++) {
-            conns[opened].script = &recv_script;
-            open_conn(&conns[opened], (uint32_t)opened, &addr, host, port, rpath);
+            conn_t *c = &conns[opened];
+            c->script = &recv_script;
+            c->group = port2 && opened >= nconns / 2;
+            open_conn(c, (uint32_t)opened, c->group ? &addr2 : &addr, host, c->group ? port2 : port, rpath);
           }
         } else if (!source_opened) {
           open_conn(source, (uint32_t)nconns, &addr, host, port, spath);

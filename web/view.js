@@ -1,0 +1,176 @@
+/* global document, window, location, URLSearchParams, requestAnimationFrame, ImageData, innerWidth, innerHeight, addEventListener, performance, setInterval */
+// /view/{channel}: shows a channel's picture on one canvas (frame-sized backing store, scaled by
+// CSS), plays its audio, shows its state when it carries state, and sends pointer, keyboard,
+// wheel, touch, gamepad and resize input back to the source. No build step: it imports the SDK
+// the relay serves at /sluice.js. Every media frame, whatever path brought it, goes through
+// onMediaFrame(msg, via), so another transport can feed the same page.
+import { subscribeMedia, PictureDecoder, isPictureMessage, AudioPlayer, captureInput } from '/sluice.js';
+
+const params = new URLSearchParams(location.search);
+const tail = location.pathname.replace(/^\/view\/?/, '');
+export const channel = tail ? decodeURIComponent(tail) : 'default';
+document.title = `${channel} — Sluice`;
+
+const $ = (id) => document.getElementById(id);
+const body = document.body;
+const screen = $('screen');
+const ctx = screen.getContext('2d');
+const stateEl = $('state');
+const emptyEl = $('empty');
+const overlay = $('overlay');
+const soundBtn = $('sound');
+body.dataset.transport = 'websocket';
+body.dataset.frames = '0';
+
+const options = {};
+if (params.get('token')) options.token = params.get('token');
+if (params.get('select')) options.select = params.get('select');
+const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+export const view = subscribeMedia(`${scheme}://${location.host}/stream/${encodeURIComponent(channel)}`, options);
+export const picture = new PictureDecoder();
+export const audio = new AudioPlayer({ jitterMs: Number(params.get('jitter') ?? 60) });
+
+let framesDrawn = 0;
+let imageData;
+let drawScheduled = false;
+/** Frame ages (ms) seen since the last overlay update: receive time minus the capture timestamp. */
+let ages = [];
+/** The last 600 frame ages, for automation and benchmarks. */
+const recentAges = [];
+let lastVia = 'websocket';
+/** Media frames received, by kind ('delta-pixels', 'compressed-pixels', 'audio-pcm', …). */
+const received = {};
+
+/**
+ * The one entry point for media frames: pictures go to the decoder and are drawn, audio to the
+ * player. `via` names the path that brought the frame ('websocket', 'webrtc', …).
+ */
+export function onMediaFrame(msg, via = 'websocket') {
+  lastVia = via;
+  received[msg.kind] = (received[msg.kind] ?? 0) + 1;
+  if (isPictureMessage(msg)) {
+    const r = picture.apply(msg);
+    if (r === true) scheduleDraw();
+    else if (r !== false) r.then((changed) => changed && scheduleDraw());
+    return;
+  }
+  if (msg.kind === 'audio-pcm' || msg.kind === 'audio-compressed') {
+    audio.push(msg);
+    body.dataset.audio = String(audio.stats.received);
+    soundBtn.hidden = audio.enabled;
+  }
+}
+
+view.on('media', (m) => onMediaFrame(m, 'websocket'));
+// The relay's data was replaced: the picture we hold describes nothing any more.
+view.on('reset', () => {
+  picture.reset();
+  scheduleDraw();
+});
+view.on('change', ({ state }) => {
+  stateEl.textContent = JSON.stringify(state, null, 2);
+  showState();
+});
+view.on('status', updateConn);
+view.on('state', updateConn);
+
+function scheduleDraw() {
+  if (drawScheduled) return;
+  drawScheduled = true;
+  // At most one draw per display frame: frames that arrive faster are decoded, and only the newest
+  // picture is put on the canvas. A hidden page gets no animation frames: a timer draws then.
+  requestAnimationFrame(draw);
+  setTimeout(draw, 100);
+}
+
+function draw() {
+  if (!drawScheduled) return;
+  drawScheduled = false;
+  if (!picture.hasPicture) {
+    screen.classList.add('empty');
+    showState();
+    return;
+  }
+  if (screen.width !== picture.width || screen.height !== picture.height) {
+    screen.width = picture.width;
+    screen.height = picture.height;
+    fit();
+  }
+  if (!imageData || imageData.data !== picture.rgba) imageData = new ImageData(picture.rgba, picture.width, picture.height);
+  ctx.putImageData(imageData, 0, 0);
+  if (screen.classList.contains('empty')) {
+    screen.classList.remove('empty');
+    showState();
+  }
+  if (picture.timestamp !== 0) {
+    const age = ((Date.now() >>> 0) - picture.timestamp + 0x100000000) % 0x100000000;
+    if (age < 600_000) {
+      ages.push(age);
+      recentAges.push(age);
+      if (recentAges.length > 600) recentAges.shift();
+    }
+  }
+  framesDrawn++;
+  body.dataset.frames = String(framesDrawn);
+}
+
+/** State shows when the channel carries state and no picture. */
+function showState() {
+  const hasState = stateEl.textContent !== '' && stateEl.textContent !== '{}';
+  stateEl.hidden = picture.hasPicture || !hasState;
+  emptyEl.hidden = picture.hasPicture || hasState;
+}
+
+/** Scales the canvas (CSS only; its backing store stays frame-sized) to fit, keeping its aspect. */
+function fit() {
+  const w = picture.width;
+  const h = picture.height;
+  if (!w || !h) return;
+  const s = params.get('fit') === 'none' ? 1 : Math.min(innerWidth / w, innerHeight / h);
+  screen.style.width = `${w * s}px`;
+  screen.style.height = `${h * s}px`;
+  screen.classList.toggle('pixelated', s > 1);
+}
+addEventListener('resize', fit);
+
+function updateConn() {
+  const el = $('conn');
+  const live = view.connectionState === 'live';
+  el.textContent = live ? (view.sourceOnline ? 'live' : 'live, source offline') : view.connectionState;
+  el.className = live ? '' : 'offline';
+  if (!picture.hasPicture && stateEl.hidden) emptyEl.textContent = live && !view.sourceOnline ? 'the source is offline' : 'waiting for the channel…';
+}
+
+// Overlay: frames drawn per second, bytes per second from the relay, frame age and ping.
+if (params.get('overlay') === '0') overlay.classList.add('hidden');
+let lastAt = performance.now();
+let lastFrames = 0;
+let lastBytes = 0;
+setInterval(() => {
+  const now = performance.now();
+  const dt = (now - lastAt) / 1000;
+  const fps = (framesDrawn - lastFrames) / dt;
+  const rate = (view.bytes - lastBytes) / dt;
+  lastAt = now;
+  lastFrames = framesDrawn;
+  lastBytes = view.bytes;
+  $('fps').textContent = `${fps.toFixed(fps < 10 ? 1 : 0)} fps`;
+  $('rate').textContent = rate >= 1e6 ? `${(rate / 1e6).toFixed(1)} MB/s` : `${(rate / 1e3).toFixed(0)} kB/s`;
+  const sorted = ages.sort((a, b) => a - b);
+  const age = sorted.length ? `${sorted[Math.floor(sorted.length / 2)]} ms` : '–';
+  $('latency').textContent = `age ${age} · rtt ${view.latencyMs ?? '–'} ms`;
+  ages = [];
+  $('transport').textContent = body.dataset.transport ?? lastVia;
+  updateConn();
+}, 500);
+
+soundBtn.addEventListener('click', () => {
+  audio.enable().then(() => (soundBtn.hidden = true), () => (soundBtn.textContent = '🔇 sound unavailable'));
+});
+
+if (params.get('input') !== '0') {
+  captureInput(screen, (e) => view.input(e), () => ({ width: picture.width, height: picture.height }), { fit: 'contain' });
+}
+
+// For other frame sources and for automation.
+window.sluiceView = { channel, view, picture, audio, onMediaFrame, scheduleDraw, recentAges, received };
