@@ -171,11 +171,15 @@ if (params.get('overlay') === '0') overlay.classList.add('hidden');
 let lastAt = performance.now();
 let lastFrames = 0;
 let lastBytes = 0;
+let lastRtcBytes = 0;
 setInterval(() => {
   const now = performance.now();
   const dt = (now - lastAt) / 1000;
   const fps = (framesDrawn - lastFrames) / dt;
-  const rate = (view.bytes - lastBytes) / dt;
+  // Bytes of the path on screen: the relay's, or the link's while drawing from it.
+  const rtcBytes = link ? link.stats.bytes : 0;
+  const rate = (shown() === rtcPicture ? rtcBytes - lastRtcBytes : view.bytes - lastBytes) / dt;
+  lastRtcBytes = rtcBytes;
   lastAt = now;
   lastFrames = framesDrawn;
   lastBytes = view.bytes;
