@@ -82,6 +82,7 @@ export class ReceiverMediaLink extends Emitter<ReceiverMediaLinkEvents> {
   private finalSignalingCode: number | undefined;
   private pc: RTCPeerConnection | undefined;
   private media: RTCDataChannel | undefined;
+  private audio: RTCDataChannel | undefined;
   private sourceId: string | undefined;
   private remoteSet = false;
   private pending: RTCIceCandidateInit[] = [];
@@ -253,6 +254,7 @@ export class ReceiverMediaLink extends Emitter<ReceiverMediaLinkEvents> {
         this.stats.ignoredSignals++;
         this.pc = undefined;
         this.media = undefined;
+        this.audio = undefined;
         this.sourceId = undefined;
         this.remoteSet = false;
         this.pending = [];
@@ -269,7 +271,7 @@ export class ReceiverMediaLink extends Emitter<ReceiverMediaLinkEvents> {
   private onChannel(pc: RTCPeerConnection, dc: RTCDataChannel): void {
     if (this.pc !== pc) return;
     dc.binaryType = 'arraybuffer';
-    if (dc.label === MEDIA_LABEL) {
+    if (dc.label === MEDIA_LABEL && this.media === undefined) {
       this.media = dc;
       const opened = () => {
         if (this.pc !== pc || this.currentState !== 'negotiating') return;
@@ -285,10 +287,11 @@ export class ReceiverMediaLink extends Emitter<ReceiverMediaLinkEvents> {
         if (this.pc === pc) this.fail('data channel closed');
       };
       dc.onmessage = (ev) => this.onMessage(pc, ev.data, true);
-    } else if (dc.label === AUDIO_LABEL) {
+    } else if (dc.label === AUDIO_LABEL && this.audio === undefined) {
+      this.audio = dc;
       dc.onmessage = (ev) => this.onMessage(pc, ev.data, false);
     } else {
-      // Not ours: a channel we did not agree on is closed, not read.
+      // Not ours (or a second one of a kind): closed, not read.
       dc.close();
     }
   }
@@ -358,6 +361,7 @@ export class ReceiverMediaLink extends Emitter<ReceiverMediaLinkEvents> {
     const pc = this.pc;
     this.pc = undefined;
     this.media = undefined;
+    this.audio = undefined;
     if (this.sourceId !== undefined) this.signaling?.send({ to: this.sourceId, type: 'bye', reason });
     try {
       pc?.close();

@@ -350,6 +350,8 @@ export class SourceMediaLinks extends Emitter<SourceMediaLinksEvents> {
       this.emit('needs-keyframe', id);
     };
     media.onclose = () => this.drop(p, 'data channel closed', false);
+    // Channels the receiver opens itself are not part of the link: closed unread.
+    pc.ondatachannel = (e) => e.channel.close();
     media.onmessage = (ev) => this.onPeerMessage(p, ev.data);
     pc.createOffer()
       .then((offer) => pc.setLocalDescription(offer))
