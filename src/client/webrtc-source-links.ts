@@ -34,6 +34,12 @@ export interface SourceMediaLinksOptions extends MediaLinkOptions {
   negotiationTimeoutMs?: number;
   /** Heartbeat period on idle links (receivers detect stalls from it). Default 500 ms. */
   heartbeatMs?: number;
+  /**
+   * A link is closed after this long (the receiver renegotiates through `/signal`, where its token
+   * is checked again), so a receiver whose token expired or was revoked keeps a link at most this
+   * long. Default 600 000 ms (10 min); 0: no limit.
+   */
+  maxLinkMs?: number;
   /** After the `/signal` socket drops, reopen it after this long. Default 2000 ms. */
   signalRetryMs?: number;
   /** Input bytes accepted per receiver per second over its channel; more is dropped. Default 256 KiB. */
@@ -346,6 +352,8 @@ export class SourceMediaLinks extends Emitter<SourceMediaLinksEvents> {
       p.state = 'open';
       p.chunk = chunkLimit(pc);
       p.keyframeAskedAt = Date.now();
+      const maxLinkMs = this.options.maxLinkMs ?? 600_000;
+      if (maxLinkMs > 0) p.timer = setTimeout(() => this.drop(p, 'link age limit', true), maxLinkMs);
       this.emit('peer', id, 'open', '');
       this.emit('needs-keyframe', id);
     };

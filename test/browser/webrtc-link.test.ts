@@ -239,6 +239,16 @@ describe('WebRTC media link (Chromium)', () => {
     ]);
   });
 
+  it('a link older than maxLinkMs is closed; the receiver falls back and links again through /signal', { timeout: 30_000 }, async (t) => {
+    const p = await pair('rtc-age', { source: { maxLinkMs: 1000 }, receiver: { retryMs: 200 } });
+    t.after(() => p.close());
+    await p.receiver.waitForFunction(() => (window as unknown as Win).link.transport === 'webrtc', undefined, WAIT);
+    await p.receiver.waitForFunction(() => (window as unknown as Win).transports.filter((x) => x === 'webrtc').length >= 2, undefined, WAIT);
+    const w = await p.receiver.evaluate(() => (window as unknown as Win).transports);
+    assert.deepEqual(w.slice(0, 3), ['webrtc', 'websocket', 'webrtc']);
+    assert.ok((await p.source.evaluate(() => (window as unknown as Win).peerEvents)).includes('closed:link age limit'));
+  });
+
   it('falls back to the relay when the data channel or the peer connection closes, and when it stalls', { timeout: 60_000 }, async (t) => {
     const p = await pair('rtc-fallback', { source: { heartbeatMs: 200, signalRetryMs: 200 }, receiver: { retryMs: 300, stallMs: 1000 } });
     t.after(() => p.close());
