@@ -4,7 +4,7 @@
 // wheel, touch, gamepad and resize input back to the source. No build step: it imports the SDK
 // the relay serves at /sluice.js. Every media frame, whatever path brought it, goes through
 // onMediaFrame(msg, via), so another transport can feed the same page.
-import { subscribeMedia, PictureDecoder, isPictureMessage, AudioPlayer, captureInput } from '/sluice.js';
+import { subscribeMedia, PictureDecoder, isPictureMessage, AudioPlayer, captureInput, ReceiverMediaLink } from '/sluice.js';
 
 const params = new URLSearchParams(location.search);
 const tail = location.pathname.replace(/^\/view\/?/, '');
@@ -27,7 +27,18 @@ if (params.get('token')) options.token = params.get('token');
 if (params.get('select')) options.select = params.get('select');
 const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
 export const view = subscribeMedia(`${scheme}://${location.host}/stream/${encodeURIComponent(channel)}`, options);
+/** The relay's picture: always decoded, drawn whenever the WebRTC path is not healthy. */
 export const picture = new PictureDecoder();
+/**
+ * ?webrtc=1: a WebRTC link to the source. Its frames go to their own decoder — a delta chain is
+ * never mixed across paths — drawn while the link is open and has a picture (docs/webrtc.md).
+ */
+export const link = params.get('webrtc') === '1' ? new ReceiverMediaLink({ signalUrl: `${scheme}://${location.host}/signal/${encodeURIComponent(channel)}${params.get('token') ? `?token=${encodeURIComponent(params.get('token'))}` : ''}` }) : undefined;
+export const rtcPicture = link ? new PictureDecoder() : undefined;
+/** The decoder whose picture is on screen. */
+function shown() {
+  return link && link.transport === 'webrtc' && rtcPicture.hasPicture ? rtcPicture : picture;
+}
 export const audio = new AudioPlayer({ jitterMs: Number(params.get('jitter') ?? 60) });
 
 let framesDrawn = 0;
@@ -48,12 +59,18 @@ const received = {};
 export function onMediaFrame(msg, via = 'websocket') {
   lastVia = via;
   received[msg.kind] = (received[msg.kind] ?? 0) + 1;
+  const decoder = via === 'webrtc' ? rtcPicture : picture;
   if (isPictureMessage(msg)) {
-    const r = picture.apply(msg);
-    if (r === true) scheduleDraw();
-    else if (r !== false) r.then((changed) => changed && scheduleDraw());
+    const r = decoder.apply(msg);
+    // Only the path on screen redraws; a switch of paths redraws on its own ('transport').
+    if (r === true) {
+      if (decoder === shown()) scheduleDraw();
+    }
+    else if (r !== false) r.then((changed) => changed && decoder === shown() && scheduleDraw());
     return;
   }
+  // Audio comes on both paths: play the one whose pictures are drawn.
+  if ((shown() === rtcPicture) !== (via === 'webrtc')) return;
   if (msg.kind === 'audio-pcm' || msg.kind === 'audio-compressed') {
     audio.push(msg);
     body.dataset.audio = String(audio.stats.received);
@@ -62,6 +79,12 @@ export function onMediaFrame(msg, via = 'websocket') {
 }
 
 view.on('media', (m) => onMediaFrame(m, 'websocket'));
+if (link) {
+  link.on('message', (m) => onMediaFrame(m, 'webrtc'));
+  // A new attempt starts a new chain on that path.
+  link.on('state', (s) => s === 'negotiating' && rtcPicture.reset());
+  link.on('transport', scheduleDraw);
+}
 // The relay's data was replaced: the picture we hold describes nothing any more.
 view.on('reset', () => {
   picture.reset();
@@ -86,6 +109,8 @@ function scheduleDraw() {
 function draw() {
   if (!drawScheduled) return;
   drawScheduled = false;
+  const picture = shown();
+  body.dataset.transport = picture === rtcPicture ? 'webrtc' : 'websocket';
   if (!picture.hasPicture) {
     screen.classList.add('empty');
     showState();
@@ -123,8 +148,8 @@ function showState() {
 
 /** Scales the canvas (CSS only; its backing store stays frame-sized) to fit, keeping its aspect. */
 function fit() {
-  const w = picture.width;
-  const h = picture.height;
+  const w = shown().width;
+  const h = shown().height;
   if (!w || !h) return;
   const s = params.get('fit') === 'none' ? 1 : Math.min(innerWidth / w, innerHeight / h);
   screen.style.width = `${w * s}px`;
@@ -146,11 +171,15 @@ if (params.get('overlay') === '0') overlay.classList.add('hidden');
 let lastAt = performance.now();
 let lastFrames = 0;
 let lastBytes = 0;
+let lastRtcBytes = 0;
 setInterval(() => {
   const now = performance.now();
   const dt = (now - lastAt) / 1000;
   const fps = (framesDrawn - lastFrames) / dt;
-  const rate = (view.bytes - lastBytes) / dt;
+  // Bytes of the path on screen: the relay's, or the link's while drawing from it.
+  const rtcBytes = link ? link.stats.bytes : 0;
+  const rate = (shown() === rtcPicture ? rtcBytes - lastRtcBytes : view.bytes - lastBytes) / dt;
+  lastRtcBytes = rtcBytes;
   lastAt = now;
   lastFrames = framesDrawn;
   lastBytes = view.bytes;
@@ -169,8 +198,10 @@ soundBtn.addEventListener('click', () => {
 });
 
 if (params.get('input') !== '0') {
-  captureInput(screen, (e) => view.input(e), () => ({ width: picture.width, height: picture.height }), { fit: 'contain' });
+  // Over the link while it is open, else (or when it is backed up) through the relay.
+  const send = (e) => (link && link.sendInputEvent(e)) || view.input(e);
+  captureInput(screen, send, () => ({ width: shown().width, height: shown().height }), { fit: 'contain' });
 }
 
 // For other frame sources and for automation.
-window.sluiceView = { channel, view, picture, audio, onMediaFrame, scheduleDraw, recentAges, received };
+window.sluiceView = { channel, view, picture, rtcPicture, link, audio, onMediaFrame, scheduleDraw, recentAges, received };

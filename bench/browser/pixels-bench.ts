@@ -9,6 +9,9 @@ import { relayHttpRoutes } from '../../src/relay/static-routes.js';
 import { launchChromium } from '../../test/support/browser.js';
 
 const FRAMES = Number(process.env.FRAMES ?? 20);
+/** WEBRTC=1: the latency table over WebRTC (source `webrtc: true`, `/view/…?webrtc=1`); LATENCY_ONLY=1 skips the codec table. */
+const WEBRTC = process.env.WEBRTC === '1';
+const LATENCY_ONLY = process.env.LATENCY_ONLY === '1';
 
 // The page draws the content, reads it back and runs the same encoder and decoder the SDK uses
 // (CanvasFrameEncoder, PictureDecoder, decodeImageBytes), on its main thread.
@@ -82,11 +85,11 @@ window.runBench = async (w, h, content, frames) => {
   return out;
 };
 // Latency: this page as a source streaming the UI content at 30 fps.
-window.startSource = (w, h, mode, ch) => {
+window.startSource = (w, h, mode, ch, webrtc) => {
   c.width = w; c.height = h;
   let t = 0;
   setInterval(() => ui(w, h, t++), 33);
-  const src = source('ws://' + location.host + '/source/' + ch, { mode: 'pixel' });
+  const src = source('ws://' + location.host + '/source/' + ch, { mode: 'pixel', webrtc });
   window.pub = src.publishCanvas(c, { fps: 30, mode });
 };
 </script></body></html>`;
@@ -106,6 +109,7 @@ const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n
 const kb = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 try {
   const p = await browser.newPage();
+  if (!LATENCY_ONLY) {
   await p.goto(`${http}/pixels-bench.html`);
   await p.waitForFunction(() => 'runBench' in window);
   console.log(`\nPer frame, median of ${FRAMES} frames (first frame excluded for deltas), Chromium ${browser.version()}, main thread:\n`);
@@ -118,8 +122,10 @@ try {
       console.log(`| ${w}×${h} | ${content === 'ui' ? 'animated UI' : 'video-like'} | ${fmt(r.read!)} | ${fmt(r.deltaEnc!)} | ${fmt(r.deltaDec!)} | ${pct(r.deltaBytes!)} | ${fmt(r.webpEnc!)} | ${fmt(r.webpDec!)} | ${pct(r.webpBytes!)} | ${pct(r.jpegBytes!)} | ${pct(r.autoBytes!)} | ${kb(r.raw!)} |`);
     }
   }
+  }
   await p.close();
 
+  if (WEBRTC) console.log('\nOver WebRTC: the view draws from its data channel while the link is healthy (a row marked "fell back" ended on the relay path).');
   console.log('\nSource page → relay → /view page, same machine and clock (frame age at draw: receive + decode + draw), animated UI at 30 fps, 5 s:\n');
   console.log('| size | mode | frames drawn/s | age median ms | age p95 ms | timed frames | source skipped | encoder ms (last) |');
   console.log('|---|---|---|---|---|---|---|---|');
@@ -129,19 +135,21 @@ try {
       const src = await browser.newPage();
       await src.goto(`${http}/pixels-bench.html`);
       await src.waitForFunction(() => 'startSource' in window);
-      await src.evaluate(([w, h, mode, ch]) => (window as unknown as { startSource(...a: unknown[]): void }).startSource(w, h, mode, ch), [w, h, mode, ch] as const);
+      await src.evaluate(([w, h, mode, ch, webrtc]) => (window as unknown as { startSource(...a: unknown[]): void }).startSource(w, h, mode, ch, webrtc), [w, h, mode, ch, WEBRTC] as const);
       const view = await browser.newPage({ viewport: { width: 960, height: 540 } });
-      await view.goto(`${http}/view/${ch}`);
+      await view.goto(`${http}/view/${ch}${WEBRTC ? '?webrtc=1' : ''}`);
       await view.waitForFunction(() => Number(document.body.dataset.frames) >= 5, undefined, { timeout: 30_000 });
+      if (WEBRTC) await view.waitForFunction(() => document.body.dataset.transport === 'webrtc', undefined, { timeout: 30_000 });
       const f0 = Number(await view.evaluate(() => document.body.dataset.frames));
       await view.evaluate(() => ((window as unknown as { sluiceView: { recentAges: number[] } }).sluiceView.recentAges.length = 0));
       await new Promise((r) => setTimeout(r, 5000));
       const ages = await view.evaluate(() => [...(window as unknown as { sluiceView: { recentAges: number[] } }).sluiceView.recentAges]);
       const f1 = Number(await view.evaluate(() => document.body.dataset.frames));
+      const fellBack = WEBRTC && (await view.evaluate(() => document.body.dataset.transport)) !== 'webrtc' ? ' (fell back)' : '';
       const stats = await src.evaluate(() => (window as unknown as { pub: { stats: Record<string, number> } }).pub.stats);
       ages.sort((a, b) => a - b);
       const q = (x: number) => ages[Math.min(ages.length - 1, Math.floor(ages.length * x))] ?? NaN;
-      console.log(`| ${w}×${h} | ${mode} | ${((f1 - f0) / 5).toFixed(1)} | ${ages.length ? q(0.5) : 'n/a'} | ${ages.length ? q(0.95) : 'n/a'} | ${ages.length} of ${f1 - f0} | ${stats.skipped} of ${stats.skipped! + stats.captured!} | ${fmt(stats.lastEncodeMs!)} |`);
+      console.log(`| ${w}×${h} | ${mode}${fellBack} | ${((f1 - f0) / 5).toFixed(1)} | ${ages.length ? q(0.5) : 'n/a'} | ${ages.length ? q(0.95) : 'n/a'} | ${ages.length} of ${f1 - f0} | ${stats.skipped} of ${stats.skipped! + stats.captured!} | ${fmt(stats.lastEncodeMs!)} |`);
       await view.close();
       await src.close();
     }

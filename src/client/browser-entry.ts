@@ -7,3 +7,5 @@ export { publishAudio } from './audio-publisher.js';
 export { CanvasPublisher, publishCanvas } from './canvas-publisher.js';
 export { CanvasFrameEncoder } from './canvas-encoder.js';
 export { decodeImageBytes, imageMimeType } from './picture-decoder.js';
+// WebRTC media links (RTCPeerConnection): docs/webrtc.md.
+export * from './webrtc-link.js';

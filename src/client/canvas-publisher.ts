@@ -18,6 +18,8 @@ export interface CanvasSink {
   readonly connectionState: string;
   on(event: 'open', fn: () => void): () => void;
   on(event: 'error', fn: (e: ClientError) => void): () => void;
+  /** A receiver needs a full picture next (a WebRTC peer joined or fell behind). */
+  on(event: 'keyframe-wanted', fn: () => void): () => void;
 }
 
 export interface PublishCanvasOptions extends Partial<Omit<CanvasEncoderSettings, 'mode'>> {
@@ -93,6 +95,8 @@ export class CanvasPublisher {
       this.requestKeyframe();
       this.tick();
     }));
+    // A WebRTC peer joined or skipped a frame: its chain restarts with a keyframe.
+    this.offs.push(sink.on('keyframe-wanted', () => this.requestKeyframe()));
     // The relay refused a delta (no base picture there): resend exactly.
     this.offs.push(sink.on('error', (e) => {
       if (e instanceof RelayError && e.closeCode === CloseCode.BadFrame) this.requestKeyframe();

@@ -23,6 +23,10 @@ import type { AudioPublisher, PublishAudioOptions } from './audio-publisher.js';
 import { CanvasPublisher } from './canvas-publisher.js';
 import type { PublishCanvasOptions } from './canvas-publisher.js';
 import { withParam } from './connection.js';
+import { SourceMediaLinks } from './webrtc-source-links.js';
+import type { SourceMediaLinksOptions } from './webrtc-source-links.js';
+import { frameRoute } from './webrtc-common.js';
+import { signalUrlFor } from './webrtc-signaling.js';
 import type { ConnectionOptions } from './connection.js';
 import { Endpoint } from './endpoint.js';
 import type { EndpointEvents, Welcome } from './endpoint.js';
@@ -49,7 +53,17 @@ export interface SourceOptions<T extends object> extends ConnectionOptions {
   maxUnackedLogBytes?: number;
   /** How long `close()` waits for unacknowledged log records (ms). Default 5000. */
   closeTimeoutMs?: number;
+  /**
+   * Browsers: also send media frames (pictures, audio) over WebRTC data channels to receivers
+   * that ask (`/view/{channel}?webrtc=1`, a `ReceiverMediaLink`), and take their inputs back the
+   * same way; the relay path goes on as before. `true` or options (`maxPeers`, `iceServers`…).
+   * Where there is no RTCPeerConnection (Node) it does nothing. See docs/webrtc.md.
+   */
+  webrtc?: boolean | SourceWebRtcOptions;
 }
+
+/** `webrtc` options of a source: those of {@link SourceMediaLinks}; `signalUrl` defaults to the channel's `/signal`. */
+export type SourceWebRtcOptions = Omit<SourceMediaLinksOptions, 'signalUrl' | 'keyframe'> & { signalUrl?: string };
 
 export type RpcHandler = (params: JsonValue | undefined, sender: number) => JsonValue | undefined | Promise<JsonValue | undefined>;
 
@@ -63,7 +77,13 @@ export interface SourceChange<T> {
 export type SourceEvents<T = Record<string, unknown>> = EndpointEvents & {
   /** The state changed locally (once per tick, whatever the connection does). */
   change: [change: SourceChange<T>];
+  /** An input from a receiver; `sender` is its relay connection id (0 when it came over WebRTC). */
   input: [input: { event: InputEvent; sender: number }];
+  /**
+   * A receiver needs a full picture next (a WebRTC peer joined or fell behind): the next
+   * `publishPixels` is a keyframe already; a canvas publisher listens to this.
+   */
+  'keyframe-wanted': [];
   action: [action: { action: JsonValue; sender: number }];
 };
 
@@ -101,6 +121,8 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
   readonly state: T;
   /** This source's log producer id (`?producer=`), stable across its reconnects. */
   readonly producerId = randomId();
+  /** The WebRTC links to receivers (`webrtc` option; docs/webrtc.md), if any. */
+  readonly links: SourceMediaLinks | undefined;
   private current: Plain;
   private snapshot: T | undefined;
   private lastSent: JsonObject | undefined;
@@ -148,6 +170,25 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
     this.output = options.output ? compileSelect([...options.output]) : undefined;
     this.state = this.proxy(this.current, '') as T;
     this.start();
+    if (options.webrtc) (this as { links: SourceMediaLinks | undefined }).links = this.startLinks(url, options.webrtc === true ? {} : options.webrtc);
+  }
+
+  private startLinks(url: string, o: SourceWebRtcOptions): SourceMediaLinks {
+    const token = this.options.token;
+    const signalUrl = o.signalUrl ?? signalUrlFor(token ? withParam(url, 'token', token) : url);
+    const links = new SourceMediaLinks({ ...(this.options.WebSocket ? { WebSocket: this.options.WebSocket } : {}), ...o, signalUrl });
+    // Inputs over a link take the same path as the relay's (no relay sender id: 0).
+    links.on('input', (frame, _peer, m) => this.onFrame(m, frame));
+    links.on('needs-keyframe', () => {
+      this.pixelEncoder?.reset();
+      this.emit('keyframe-wanted');
+    });
+    return links;
+  }
+
+  /** Media frames also go over the WebRTC links (the relay copy is sent as well). */
+  private toLinks(frame: Uint8Array): void {
+    if (this.links && this.links.peerCount > 0 && frameRoute(frame) !== 'other') this.links.send(frame);
   }
 
   readonly when = {
@@ -213,7 +254,9 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
       this.appendLog(m.stream, m.data, m.time);
       return true;
     }
-    return this.sendLive(frame instanceof Uint8Array ? frame : encodeMessage({ seq: this.nextSeq(), timestamp: Date.now() >>> 0, ...frame }));
+    const bytes = frame instanceof Uint8Array ? frame : encodeMessage({ seq: this.nextSeq(), timestamp: Date.now() >>> 0, ...frame });
+    this.toLinks(bytes);
+    return this.sendLive(bytes);
   }
 
   /**
@@ -245,7 +288,9 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
   private sendPicture(width: number, height: number, rgba: Uint8Array): boolean {
     const { keyframe, data } = this.pixelEncoder!.encode(rgba);
     const type = keyframe ? FrameType.Pixels : FrameType.DeltaPixels;
-    return this.conn.send(encodeFrame({ type, flags: keyframe ? Flag.Keyframe : 0, seq: this.nextSeq(), timestamp: Date.now() >>> 0, width, height }, data));
+    const frame = encodeFrame({ type, flags: keyframe ? Flag.Keyframe : 0, seq: this.nextSeq(), timestamp: Date.now() >>> 0, width, height }, data);
+    this.toLinks(frame);
+    return this.conn.send(frame);
   }
 
   /**
@@ -364,6 +409,7 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
       }
     }
     if (this.throttleTimer !== undefined) clearTimeout(this.throttleTimer);
+    this.links?.close();
     return this.closeEndpoint(() => this.flush());
   }
 
