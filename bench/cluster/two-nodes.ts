@@ -47,13 +47,12 @@ const latencyMs = 5000;
 /** The gentle phase where Redis commands are counted: every system keeps up with it. */
 const count = { rate: Number(process.env.BENCH_COUNT_RATE ?? 20), ms: 5000 };
 /**
- * Whether to put the Redis engine's scripts in Redis's script cache before each Sluice run. With
- * a cold cache (a fresh Redis), the engine's first writes, pipelined as EVALSHA, fail with
- * NOSCRIPT and are retried as EVAL after later writes already went through: the write script sees
- * an offset gap and the source is closed (1011). That is a defect of the engine, reported; the
- * preload lets the benchmark measure the steady state. BENCH_COLD_SCRIPTS=1 shows the defect.
+ * Whether to put the Redis engine's scripts in Redis's script cache before each Sluice run. The
+ * engine loads them itself when it connects (a cold cache once closed sources: writes pipelined as
+ * EVALSHA were retried as EVAL out of order; fixed, test/cluster/cluster-scripts.test.ts), so the
+ * default is a cold cache, as in production; BENCH_PRELOAD_SCRIPTS=1 preloads them.
  */
-const preloadScripts = process.env.BENCH_COLD_SCRIPTS !== '1';
+const preloadScripts = process.env.BENCH_PRELOAD_SCRIPTS === '1';
 
 /** A system under test: how to start one node, and how many nodes. */
 interface Target {
@@ -323,8 +322,8 @@ async function main(): Promise<void> {
     `${new Date().toISOString()} · ${cpus()[0]?.model ?? 'unknown CPU'} · ${cores} cores · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · Node ${process.version} · Redis ${redisUrl ? await redisVersion(redisUrl) : '—'} (${privateRedis ? 'private redis-server, this run only' : 'shared server: command counts include other clients'})`,
     layout ? `Cores: node A ${layout.a}, node B ${layout.b}, Redis ${layout.redis}, load generator ${layout.load} (taskset)` : 'Unpinned (no taskset or one core)',
     preloadScripts
-      ? "Sluice's Redis scripts are preloaded (SCRIPT LOAD) before each run: from a cold script cache the engine's first pipelined writes are retried out of order and the source is closed (a known defect; `BENCH_COLD_SCRIPTS=1` shows it)"
-      : 'Cold Redis script cache (BENCH_COLD_SCRIPTS=1)',
+      ? "Sluice's Redis scripts were preloaded (SCRIPT LOAD) before each run (BENCH_PRELOAD_SCRIPTS=1)"
+      : 'Cold Redis script cache before each Sluice run (the engine loads its scripts when it connects)',
     `Messages of ~100 B; saturation = ${satMs / 1000} s with ≤ ${window} messages in flight; latency at ${latencyRate} msgs/s for ${latencyMs / 1000} s. Two nodes: the source and receivers 0–${Math.floor(n / 2) - 1} on node A, receivers ${Math.floor(n / 2)}–${n - 1} on node B.`,
   ];
   const rows: Row[] = [];
