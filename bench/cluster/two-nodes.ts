@@ -39,6 +39,14 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HERE = fileURLToPath(new URL('./', import.meta.url));
 const NODE = process.execPath;
 
+/**
+ * How to run a TypeScript helper process: through tsx, or — with BENCH_PREBUNDLED=1, for a machine
+ * without the project's node_modules (scripts/bundle-bench.mjs) — the bundled .js beside it.
+ */
+function script(path: string): string[] {
+  return process.env.BENCH_PREBUNDLED === '1' ? [path.replace(/\.ts$/, '.js')] : ['--import', 'tsx', path];
+}
+
 const n = Number(process.env.BENCH_N ?? 1000);
 const satMs = Number(process.env.BENCH_SAT_MS ?? 5000);
 const window = Number(process.env.BENCH_WINDOW ?? 500);
@@ -121,9 +129,9 @@ async function startNode(t: Target, port: number, core: number, redisUrl: string
     const engine = t.redis ? ['--engine', 'redis', '--redis-url', redisUrl, '--redis-prefix', prefix] : ['--engine', 'memory'];
     args = [join(ROOT, 'bin/sluice.js'), 'relay', '--port', String(port), '--host', '127.0.0.1', '--log-level', process.env.BENCH_LOG_LEVEL ?? 'warn', '--max-frames-per-second', '100000000', '--max-receivers', '1000000', ...engine];
   } else if (t.redis) {
-    args = ['--import', 'tsx', join(HERE, 'socketio-redis.ts'), String(port), redisUrl, prefix];
+    args = [...script(join(HERE, 'socketio-redis.ts')), String(port), redisUrl, prefix];
   } else {
-    args = ['--import', 'tsx', join(ROOT, 'bench/fanout/servers/socketio.ts'), String(port)];
+    args = [...script(join(ROOT, 'bench/fanout/servers/socketio.ts')), String(port)];
   }
   const [cmd, cargs] = pinned(core)(NODE, args);
   const child = spawn(cmd, cargs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -186,7 +194,7 @@ async function runOne(t: Target, generator: string, redis: { url: string; pid: n
       spin: false,
       ...(t.redis ? { count } : {}),
     };
-    const [cmd, args] = pinned(layout?.load)(NODE, ['--import', 'tsx', join(ROOT, 'bench/fanout/load.ts'), JSON.stringify(cfg)]);
+    const [cmd, args] = pinned(layout?.load)(NODE, [...script(join(ROOT, 'bench/fanout/load.ts')), JSON.stringify(cfg)]);
     const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     load = child;
     const pids = [nodes[0]?.child.pid, nodes[1]?.child.pid, t.redis ? redis.pid : undefined];
