@@ -186,4 +186,44 @@ describe('attack: hostile source vs the view page', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(errors, []);
   });
+
+  // FINDING (medium): for a state channel the view page re-serializes and re-renders the WHOLE
+  // state (JSON.stringify(state, null, 2) into a <pre>) on every change. A source that holds a
+  // 2 MB state and changes one counter 30 times a second — a few bytes per diff — freezes every
+  // viewer's page (measured: 14 timer ticks in 3 s instead of ~300, gaps of 1.7 s).
+  it('a big state changing often does not freeze the view page', { timeout: 60_000 }, async (t) => {
+    const src = await TestPeer.connect(`${relay.url}/source/st-big`);
+    t.after(() => src.close());
+    await src.next('welcome');
+    // Built from diffs under the default --max-json-payload (1 MiB each): 2,000 fields, ~2 MB.
+    src.send({ kind: 'signal-sync', state: {} });
+    for (let part = 0; part < 4; part++) {
+      const diff: Record<string, unknown> = {};
+      for (let i = part * 500; i < (part + 1) * 500; i++) diff[`f${i}`] = { text: 'y'.repeat(1000), n: i };
+      src.send({ kind: 'signal-diff', diff: diff as never });
+    }
+    const page = await browser.newPage();
+    t.after(() => page.close());
+    await page.goto(`${http}/view/st-big`);
+    await page.waitForFunction(() => (document.getElementById('state')?.textContent?.length ?? 0) > 1_000_000, undefined, { timeout: 30_000 });
+    // A 10 ms timer in the page measures how often its main thread gets to run.
+    await page.evaluate(() => {
+      const w = window as unknown as { gaps: number[] };
+      w.gaps = [];
+      let last = performance.now();
+      setInterval(() => {
+        const now = performance.now();
+        w.gaps.push(now - last);
+        last = now;
+      }, 10);
+    });
+    let n = 0;
+    const timer = setInterval(() => src.send({ kind: 'signal-diff', diff: { counter: ++n } }), 33);
+    t.after(() => clearInterval(timer));
+    await new Promise((r) => setTimeout(r, 3000));
+    clearInterval(timer);
+    const gaps = await page.evaluate(() => (window as unknown as { gaps: number[] }).gaps);
+    const worst = Math.max(...gaps);
+    assert.ok(gaps.length >= 100 && worst < 500, `the page ran its 10 ms timer ${gaps.length} times in 3 s (worst gap ${worst.toFixed(0)} ms) while a 2 MB state changed 30 times a second`);
+  });
 });
