@@ -8,7 +8,18 @@ import { subscribeMedia, PictureDecoder, isPictureMessage, AudioPlayer, captureI
 
 const params = new URLSearchParams(location.search);
 const tail = location.pathname.replace(/^\/view\/?/, '');
-export const channel = tail ? decodeURIComponent(tail) : 'default';
+/** Set when the address's channel is not valid percent-encoding: shown instead of a blank page. */
+let badAddress = '';
+export const channel = tail ? safeDecode(tail) : 'default';
+function safeDecode(s) {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    // Kept as is: the relay refuses it as a channel name, and the page says why.
+    badAddress = `the channel name in this address ("${s.slice(0, 64)}") is not valid percent-encoding`;
+    return s;
+  }
+}
 document.title = `${channel} — Sluice`;
 
 const $ = (id) => document.getElementById(id);
@@ -90,10 +101,24 @@ view.on('reset', () => {
   picture.reset();
   scheduleDraw();
 });
+/** The pretty JSON of a state channel is cut beyond this many characters (with a note). */
+const STATE_TEXT_LIMIT = 256 * 1024;
+/** The state is shown at most this often: re-rendering a big state on every change froze the page. */
+const STATE_RENDER_MS = 250;
+let pendingState;
+let stateTimer;
+let stateRenderedAt = -Infinity;
 view.on('change', ({ state }) => {
-  stateEl.textContent = JSON.stringify(state, null, 2);
-  showState();
+  pendingState = state;
+  stateTimer ??= setTimeout(renderState, Math.max(0, stateRenderedAt + STATE_RENDER_MS - performance.now()));
 });
+function renderState() {
+  stateTimer = undefined;
+  stateRenderedAt = performance.now();
+  const text = JSON.stringify(pendingState, null, 2) ?? '';
+  stateEl.textContent = text.length <= STATE_TEXT_LIMIT ? text : `${text.slice(0, STATE_TEXT_LIMIT)}\n… (cut: the state is ${Math.round(text.length / 1024)} KiB as JSON; this page shows the first ${STATE_TEXT_LIMIT / 1024} KiB)`;
+  showState();
+}
 view.on('status', updateConn);
 view.on('state', updateConn);
 
@@ -163,7 +188,8 @@ function updateConn() {
   const live = view.connectionState === 'live';
   el.textContent = live ? (view.sourceOnline ? 'live' : 'live, source offline') : view.connectionState;
   el.className = live ? '' : 'offline';
-  if (!picture.hasPicture && stateEl.hidden) emptyEl.textContent = live && !view.sourceOnline ? 'the source is offline' : 'waiting for the channel…';
+  if (badAddress) emptyEl.textContent = badAddress;
+  else if (!picture.hasPicture && stateEl.hidden) emptyEl.textContent = live && !view.sourceOnline ? 'the source is offline' : 'waiting for the channel…';
 }
 
 // Overlay: frames drawn per second, bytes per second from the relay, frame age and ping.

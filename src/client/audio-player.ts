@@ -9,6 +9,9 @@ import type { Message } from '../protocol/message.js';
 
 export type AudioMessage = Extract<Message, { kind: 'audio-pcm' | 'audio-compressed' }>;
 
+/** Channel counts and sample rates Web Audio's `createBuffer` accepts; other chunks are dropped. */
+export const AUDIO_LIMITS = { maxChannels: 32, minSampleRate: 3000, maxSampleRate: 384000 } as const;
+
 export interface AudioPlayerOptions {
   /** Scheduling headroom (ms). Default 60. */
   jitterMs?: number;
@@ -20,7 +23,7 @@ export interface AudioStats {
   /** Chunks received (played or not). */
   received: number;
   played: number;
-  /** Dropped: not enabled yet, too late, or undecodable. */
+  /** Dropped: not enabled yet, too late, undecodable, or an impossible format (channels, rate). */
   dropped: number;
   /** Times the buffer ran dry and playback restarted after `jitterMs`. */
   underruns: number;
@@ -62,7 +65,8 @@ export class AudioPlayer {
 
   push(m: AudioMessage): void {
     this.stats.received++;
-    if (!this.enabled) {
+    const { channels, sampleRate } = m;
+    if (!this.enabled || !(channels >= 1 && channels <= AUDIO_LIMITS.maxChannels && sampleRate >= AUDIO_LIMITS.minSampleRate && sampleRate <= AUDIO_LIMITS.maxSampleRate)) {
       this.stats.dropped++;
       return;
     }
@@ -79,9 +83,9 @@ export class AudioPlayer {
   }
 
   private playInterleaved(samples: Float32Array, channels: number, sampleRate: number): void {
-    const ch = Math.max(1, channels);
+    const ch = channels;
     const frames = Math.floor(samples.length / ch);
-    if (frames === 0 || sampleRate < 3000 || sampleRate > 768000) return void this.stats.dropped++;
+    if (frames === 0) return void this.stats.dropped++;
     const buf = this.ctx!.createBuffer(ch, frames, sampleRate);
     for (let c = 0; c < ch; c++) {
       const out = buf.getChannelData(c);
@@ -121,11 +125,16 @@ export class AudioPlayer {
           this.stats.dropped++;
         },
       });
-      this.decoder.configure({ codec: 'opus', sampleRate: m.sampleRate, numberOfChannels: m.channels });
     }
     // Each packet is independent for the decoder's purposes; timestamps only need to increase.
     this.opusTime += 20_000;
-    this.decoder.decode(new EncodedAudioChunk({ type: 'key', timestamp: this.opusTime, data: m.data }));
+    try {
+      // configure() throws for a configuration the browser refuses, decode() for a closed decoder.
+      if (this.decoder.state === 'unconfigured') this.decoder.configure({ codec: 'opus', sampleRate: m.sampleRate, numberOfChannels: m.channels });
+      this.decoder.decode(new EncodedAudioChunk({ type: 'key', timestamp: this.opusTime, data: m.data }));
+    } catch {
+      this.stats.dropped++;
+    }
   }
 
   private playAudioData(data: AudioData): void {
@@ -139,6 +148,8 @@ export class AudioPlayer {
         buf.copyToChannel(plane, c);
       }
       this.schedule(buf);
+    } catch {
+      this.stats.dropped++; // e.g. a decoded format Web Audio refuses: never a page error
     } finally {
       data.close();
     }

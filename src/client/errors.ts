@@ -118,6 +118,18 @@ export class InvalidValueError extends ClientError {
   }
 }
 
+/**
+ * `publishPixels` was given a picture that cannot be sent: width or height not an integer in
+ * 1–65535 (the wire's u16), or an RGBA buffer that is not `width × height × 4` bytes. Thrown
+ * synchronously; nothing was sent (the relay would otherwise close the source).
+ */
+export class InvalidPictureError extends ClientError {
+  constructor(message: string) {
+    super('client/invalid-picture', message);
+    this.name = 'InvalidPictureError';
+  }
+}
+
 /** `logsAcked()` ran out of time before the relay acknowledged every record. */
 export class LogAckTimeoutError extends ClientError {
   readonly unacked: number;

@@ -11,7 +11,7 @@ export { compose, Derived } from './compose.js';
 export type { Readable, DerivedEvents } from './compose.js';
 export { inputs } from './input-helpers.js';
 // Pixels, audio and input: what Node can use too. Browser-only helpers are added in browser-entry.ts.
-export { PictureDecoder, isPictureMessage } from './picture-decoder.js';
+export { PictureDecoder, isPictureMessage, MAX_PICTURE_PIXELS } from './picture-decoder.js';
 export type { PictureMessage, PictureDecoderOptions, ImageBytesDecoder } from './picture-decoder.js';
 export { MediaView, subscribeMedia } from './canvas-view.js';
 export type { CanvasPublisher, PublishCanvasOptions, CanvasStats, CanvasSink } from './canvas-publisher.js';
@@ -30,6 +30,7 @@ export {
   BadFrameError,
   RpcError,
   RelayError,
+  InvalidPictureError,
   InvalidValueError,
   LogAckTimeoutError,
   LogOverflowError,

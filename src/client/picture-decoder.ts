@@ -14,14 +14,27 @@ export function isPictureMessage(m: Message): m is PictureMessage {
   return m.kind === 'pixels' || m.kind === 'keyframe' || m.kind === 'delta-pixels' || m.kind === 'compressed-pixels';
 }
 
-/** Decodes an encoded image (WebP/JPEG/PNG bytes) into RGBA; the browser default is below. */
-export type ImageBytesDecoder = (data: Uint8Array, width: number, height: number) => Promise<{ width: number; height: number; rgba: Uint8ClampedArray }>;
+/**
+ * Largest picture a {@link PictureDecoder} takes by default: 16 Mpx (4096×4096; 4K UHD is 8.3 Mpx),
+ * 64 MiB of RGBA. A tiny compressed image can claim any size, so every viewer would otherwise
+ * allocate whatever a source names.
+ */
+export const MAX_PICTURE_PIXELS = 4096 * 4096;
+
+/**
+ * Decodes an encoded image (WebP/JPEG/PNG bytes) into RGBA at the image's own size (the frame
+ * header's `width`/`height` are only a claim); rejects images over `maxPixels`. The browser
+ * default is {@link decodeImageBytes}.
+ */
+export type ImageBytesDecoder = (data: Uint8Array, width: number, height: number, maxPixels?: number) => Promise<{ width: number; height: number; rgba: Uint8ClampedArray }>;
 
 export interface PictureDecoderOptions {
   /** Called when a frame could not be applied for want of a base picture (a delta with no keyframe). */
   onNeedKeyframe?: () => void;
   /** How CompressedPixels become RGBA. Default: `createImageBitmap` + an OffscreenCanvas. */
   decodeImage?: ImageBytesDecoder;
+  /** Pictures with more pixels than this are dropped unallocated. Default {@link MAX_PICTURE_PIXELS}. */
+  maxPixels?: number;
 }
 
 /**
@@ -86,7 +99,7 @@ export class PictureDecoder {
           this.applied++;
           return true;
         }
-        if (m.data.length !== m.width * m.height * 4) return this.drop();
+        if (m.data.length !== m.width * m.height * 4 || m.width * m.height > this.maxPixels) return this.drop();
         this.setSize(m.width, m.height);
         this.rgba.set(m.data);
         this.needsKeyframe = false;
@@ -105,9 +118,10 @@ export class PictureDecoder {
       case 'compressed-pixels': {
         const decode = this.options.decodeImage ?? decodeImageBytes;
         const timestamp = m.timestamp ?? 0;
-        return decode(m.data, m.width, m.height).then(
+        return decode(m.data, m.width, m.height, this.maxPixels).then(
           (img) => {
             if (gen !== this.generation) return false; // a newer frame won
+            if (img.width * img.height > this.maxPixels || img.rgba.length !== img.width * img.height * 4) return this.drop();
             this.setSize(img.width, img.height);
             this.rgba.set(img.rgba);
             // A lossy picture is not what the source diffs against: deltas wait for a keyframe.
@@ -121,6 +135,10 @@ export class PictureDecoder {
         );
       }
     }
+  }
+
+  private get maxPixels(): number {
+    return this.options.maxPixels ?? MAX_PICTURE_PIXELS;
   }
 
   /** Forgets the picture (e.g. when switching channels). */
@@ -166,14 +184,22 @@ export function imageMimeType(data: Uint8Array): string {
   return 'application/octet-stream';
 }
 
-/** Browser image decoding: `createImageBitmap` on a Blob, read back through an OffscreenCanvas. */
-export async function decodeImageBytes(data: Uint8Array, width: number, height: number): Promise<{ width: number; height: number; rgba: Uint8ClampedArray }> {
+/**
+ * Browser image decoding: `createImageBitmap` on a Blob, read back through an OffscreenCanvas, at
+ * the image's own size. The frame header's size is not used: it is only a claim, and a 67-byte
+ * PNG whose header said 8192×8192 would cost 256 MiB per read-back. Images over `maxPixels` (by
+ * their own header where it can be read, else once decoded) are rejected.
+ */
+export async function decodeImageBytes(data: Uint8Array, _width: number, _height: number, maxPixels = MAX_PICTURE_PIXELS): Promise<{ width: number; height: number; rgba: Uint8ClampedArray }> {
   const g = globalThis as { createImageBitmap?: typeof createImageBitmap; OffscreenCanvas?: typeof OffscreenCanvas };
   if (!g.createImageBitmap || !g.OffscreenCanvas) throw new Error('no image decoder in this runtime (createImageBitmap/OffscreenCanvas)');
+  const declared = imageSize(data);
+  if (declared && declared.width * declared.height > maxPixels) throw new Error(`image of ${declared.width}×${declared.height} is over ${maxPixels} pixels`);
   const bitmap = await g.createImageBitmap(new Blob([data as Uint8Array<ArrayBuffer>], { type: imageMimeType(data) }));
   try {
-    const w = width || bitmap.width;
-    const h = height || bitmap.height;
+    const w = bitmap.width;
+    const h = bitmap.height;
+    if (w === 0 || h === 0 || w * h > maxPixels) throw new Error(`image of ${w}×${h} is empty or over ${maxPixels} pixels`);
     const ctx = scratchContext(w, h);
     ctx.clearRect(0, 0, w, h);
     ctx.drawImage(bitmap, 0, 0, w, h);
@@ -195,4 +221,33 @@ function scratchContext(w: number, h: number): OffscreenCanvasRenderingContext2D
     scratch.canvas.height = h;
   }
   return scratch;
+}
+
+/**
+ * The size a PNG, JPEG or WebP says it has, read from its own header without decoding (so an
+ * image bomb is refused before the browser allocates it); undefined when it cannot be read.
+ */
+export function imageSize(d: Uint8Array): { width: number; height: number } | undefined {
+  const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  const type = imageMimeType(d);
+  if (type === 'image/png') return d.length >= 24 ? { width: v.getUint32(16), height: v.getUint32(20) } : undefined;
+  if (type === 'image/webp' && d.length >= 30) {
+    const chunk = String.fromCharCode(d[12]!, d[13]!, d[14]!, d[15]!);
+    if (chunk === 'VP8X') return { width: 1 + (d[24]! | (d[25]! << 8) | (d[26]! << 16)), height: 1 + (d[27]! | (d[28]! << 8) | (d[29]! << 16)) };
+    if (chunk === 'VP8L') {
+      const b = v.getUint32(21, true);
+      return { width: 1 + (b & 0x3fff), height: 1 + ((b >>> 14) & 0x3fff) };
+    }
+    if (chunk === 'VP8 ') return { width: v.getUint16(26, true) & 0x3fff, height: v.getUint16(28, true) & 0x3fff };
+    return undefined;
+  }
+  if (type === 'image/jpeg') {
+    // Segments up to the first SOFn (C0–CF except C4 DHT, C8 JPG, CC DAC): height, then width.
+    for (let i = 2; i + 9 <= d.length && d[i] === 0xff; ) {
+      const marker = d[i + 1]!;
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return { width: v.getUint16(i + 7), height: v.getUint16(i + 5) };
+      i += 2 + v.getUint16(i + 2);
+    }
+  }
+  return undefined;
 }

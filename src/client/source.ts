@@ -30,7 +30,7 @@ import { signalUrlFor } from './webrtc-signaling.js';
 import type { ConnectionOptions } from './connection.js';
 import { Endpoint } from './endpoint.js';
 import type { EndpointEvents, Welcome } from './endpoint.js';
-import { InvalidValueError, LogAckTimeoutError, LogOverflowError, RelayError } from './errors.js';
+import { InvalidPictureError, InvalidValueError, LogAckTimeoutError, LogOverflowError, RelayError } from './errors.js';
 import { cloneJson, toJsonValue } from './json-value.js';
 
 export interface SourceOptions<T extends object> extends ConnectionOptions {
@@ -263,10 +263,16 @@ export class Source<T extends object = Plain> extends Endpoint<SourceEvents<T>> 
    * Publishes an RGBA frame, as a delta against the previous one when that is smaller. Returns
    * false when not live; the picture is not lost then: the newest one goes out as a keyframe as
    * soon as the relay welcomes this source (also after every reconnect, so a restarted relay
-   * gets the current picture back).
+   * gets the current picture back). Throws {@link InvalidPictureError} (nothing sent) unless width
+   * and height are integers in 1–65535 and `rgba.length === width * height * 4`.
    */
   publishPixels(width: number, height: number, rgba: Uint8Array): boolean {
+    const side = (n: number) => Number.isInteger(n) && n >= 1 && n <= 0xffff;
+    if (!side(width) || !side(height)) throw new InvalidPictureError(`publishPixels: ${width}×${height} is not a picture size (integers 1–65535)`);
+    if (rgba.length !== width * height * 4) throw new InvalidPictureError(`publishPixels: ${rgba.length} bytes is not ${width}×${height}×4 = ${width * height * 4}`);
     this.pixelEncoder ??= new DeltaEncoder();
+    // A new shape is a new picture, even with the same byte count (a rotation): send a keyframe.
+    if (this.picture && (this.picture.width !== width || this.picture.height !== height)) this.pixelEncoder.reset();
     this.keepPicture(width, height, rgba);
     if (!this.welcomed || !this.conn.connected) {
       this.pixelEncoder.reset();
