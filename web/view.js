@@ -46,9 +46,21 @@ export const picture = new PictureDecoder();
  */
 export const link = params.get('webrtc') === '1' ? new ReceiverMediaLink({ signalUrl: `${scheme}://${location.host}/signal/${encodeURIComponent(channel)}${params.get('token') ? `?token=${encodeURIComponent(params.get('token'))}` : ''}` }) : undefined;
 export const rtcPicture = link ? new PictureDecoder() : undefined;
+/** Drawing from the link: it is open and has a picture. */
+function onLink() {
+  return link !== undefined && link.transport === 'webrtc' && rtcPicture.hasPicture;
+}
+/**
+ * While the link is healthy the relay's media is paused (it would be a second copy). From the
+ * pause until the relay's first picture frame after the resume, the relay's decoder may hold an
+ * old picture: the link's last one (at least as new) stays on screen until then — at most one
+ * frame, since the relay sends its current picture first when this view missed a change.
+ */
+let relayStale = false;
 /** The decoder whose picture is on screen. */
 function shown() {
-  return link && link.transport === 'webrtc' && rtcPicture.hasPicture ? rtcPicture : picture;
+  if (onLink()) return rtcPicture;
+  return relayStale && rtcPicture?.hasPicture ? rtcPicture : picture;
 }
 export const audio = new AudioPlayer({ jitterMs: Number(params.get('jitter') ?? 60) });
 
@@ -72,6 +84,11 @@ export function onMediaFrame(msg, via = 'websocket') {
   received[msg.kind] = (received[msg.kind] ?? 0) + 1;
   const decoder = via === 'webrtc' ? rtcPicture : picture;
   if (isPictureMessage(msg)) {
+    // The relay's chain continues (or restarts from its current picture): it is up to date.
+    if (via === 'websocket' && relayStale && !view.mediaPaused) {
+      relayStale = false;
+      scheduleDraw();
+    }
     const r = decoder.apply(msg);
     // Only the path on screen redraws; a switch of paths redraws on its own ('transport').
     if (r === true) {
@@ -80,8 +97,8 @@ export function onMediaFrame(msg, via = 'websocket') {
     else if (r !== false) r.then((changed) => changed && decoder === shown() && scheduleDraw());
     return;
   }
-  // Audio comes on both paths: play the one whose pictures are drawn.
-  if ((shown() === rtcPicture) !== (via === 'webrtc')) return;
+  // Audio comes on both paths: play the link's while drawing from it, else the relay's.
+  if (onLink() !== (via === 'webrtc')) return;
   if (msg.kind === 'audio-pcm' || msg.kind === 'audio-compressed') {
     audio.push(msg);
     body.dataset.audio = String(audio.stats.received);
@@ -94,7 +111,34 @@ if (link) {
   link.on('message', (m) => onMediaFrame(m, 'webrtc'));
   // A new attempt starts a new chain on that path.
   link.on('state', (s) => s === 'negotiating' && rtcPicture.reset());
-  link.on('transport', scheduleDraw);
+  link.on('transport', () => {
+    updateRelayMedia();
+    scheduleDraw();
+  });
+  link.on('state', updateRelayMedia);
+}
+
+/**
+ * ?webrtc=1: relay media is paused once the link has been open, with a picture, for
+ * PAUSE_AFTER_MS; it resumes the moment the link is not open (stalled, failed, renegotiating).
+ * Pausing is per connection at the relay; the view re-sends it on every reconnect.
+ */
+const PAUSE_AFTER_MS = Number(params.get('pauseAfter') ?? 1000);
+let openSince = 0;
+function updateRelayMedia() {
+  if (!link) return;
+  const open = link.transport === 'webrtc';
+  if (!open) openSince = 0;
+  else if (openSince === 0) openSince = performance.now();
+  const pause = open && rtcPicture.hasPicture && performance.now() - openSince >= PAUSE_AFTER_MS && params.get('pause') !== '0';
+  if (pause === view.mediaPaused) return;
+  view.pauseMedia(pause);
+  if (pause) relayStale = true;
+  body.dataset.relayMedia = pause ? 'paused' : 'live';
+}
+if (link) {
+  body.dataset.relayMedia = 'live';
+  setInterval(updateRelayMedia, Math.max(50, Math.min(250, PAUSE_AFTER_MS / 4)));
 }
 // The relay's data was replaced: the picture we hold describes nothing any more.
 view.on('reset', () => {
@@ -135,7 +179,7 @@ function draw() {
   if (!drawScheduled) return;
   drawScheduled = false;
   const picture = shown();
-  body.dataset.transport = picture === rtcPicture ? 'webrtc' : 'websocket';
+  body.dataset.transport = onLink() ? 'webrtc' : 'websocket';
   if (!picture.hasPicture) {
     screen.classList.add('empty');
     showState();
@@ -167,8 +211,9 @@ function draw() {
 /** State shows when the channel carries state and no picture. */
 function showState() {
   const hasState = stateEl.textContent !== '' && stateEl.textContent !== '{}';
-  stateEl.hidden = picture.hasPicture || !hasState;
-  emptyEl.hidden = picture.hasPicture || hasState;
+  const has = shown().hasPicture;
+  stateEl.hidden = has || !hasState;
+  emptyEl.hidden = has || hasState;
 }
 
 /** Scales the canvas (CSS only; its backing store stays frame-sized) to fit, keeping its aspect. */
@@ -204,7 +249,7 @@ setInterval(() => {
   const fps = (framesDrawn - lastFrames) / dt;
   // Bytes of the path on screen: the relay's, or the link's while drawing from it.
   const rtcBytes = link ? link.stats.bytes : 0;
-  const rate = (shown() === rtcPicture ? rtcBytes - lastRtcBytes : view.bytes - lastBytes) / dt;
+  const rate = (onLink() ? rtcBytes - lastRtcBytes : view.bytes - lastBytes) / dt;
   lastRtcBytes = rtcBytes;
   lastAt = now;
   lastFrames = framesDrawn;
@@ -230,4 +275,4 @@ if (params.get('input') !== '0') {
 }
 
 // For other frame sources and for automation.
-window.sluiceView = { channel, view, picture, rtcPicture, link, audio, onMediaFrame, scheduleDraw, recentAges, received };
+window.sluiceView = { channel, view, picture, rtcPicture, link, audio, onMediaFrame, scheduleDraw, recentAges, received, shown, get relayStale() { return relayStale; } };

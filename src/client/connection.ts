@@ -113,8 +113,10 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.healthy = false;
       this.openedAt = Date.now();
       this.lastHeard = Date.now();
-      this.startPing();
+      // 'open' first: a receiver's Hello must be the relay's first frame from it, since that frame
+      // shapes its catch-up (a Hello with `media: false` joins without the picture).
       this.emit('open');
+      if (this.ws === ws) this.startPing();
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;

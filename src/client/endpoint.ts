@@ -15,7 +15,7 @@ import { Flag } from '../protocol/frame-codes.js';
 import { HEADER_SIZE } from '../protocol/header.js';
 import { decodeMessage, encodeMessage } from '../protocol/message.js';
 import type { Message } from '../protocol/message.js';
-import type { WelcomeInfo } from '../protocol/control.js';
+import type { HelloInfo, WelcomeInfo } from '../protocol/control.js';
 import { readU64 } from '../protocol/control.js';
 import { utf8Decode } from '../protocol/utf8.js';
 import { Connection, defaultClassifier } from './connection.js';
@@ -25,7 +25,6 @@ import { BadFrameError, ClosedError, ConnectionError } from './errors.js';
 import type { ClientError } from './errors.js';
 import type { ConnectionRefusedError } from './errors.js';
 
-const HELLO = encodeMessage({ kind: 'hello', hello: { client: 'sluice-js' } });
 
 // Browsers without explicit resource management still get a usable key.
 (Symbol as { asyncDispose?: symbol }).asyncDispose ??= Symbol.for('Symbol.asyncDispose');
@@ -97,7 +96,7 @@ export abstract class Endpoint<E extends EndpointEvents> extends Emitter<E> {
       this.welcomed = false;
       // The relay sends a receiver's Welcome and catch-up once it has read the receiver's first
       // frame (or its pong): a Hello right away gets the catch-up one round trip after opening.
-      if (this.role === 'receiver') this.conn.send(HELLO);
+      if (this.role === 'receiver') this.conn.send(encodeMessage({ kind: 'hello', hello: this.hello() }));
     });
     this.conn.on('message', (b) => this.onBytes(b));
     this.conn.on('close', (code, reason) => {
@@ -148,6 +147,14 @@ export abstract class Endpoint<E extends EndpointEvents> extends Emitter<E> {
   abstract close(): Promise<void>;
 
   // ---------------------------------------------------------------- for subclasses
+
+  /**
+   * The Hello a receiver sends first on every connection: what it says must hold on each new
+   * connection (the relay keeps nothing of a previous one).
+   */
+  protected hello(): HelloInfo {
+    return { client: 'sluice-js' };
+  }
 
   /** Which close codes end this for good. */
   protected isFatal(code: number, reason: string): boolean {

@@ -10,7 +10,7 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { applyDeltaInPlace } from '../protocol/delta-codec.js';
 import type { InputEvent } from '../protocol/inputs.js';
 import { LogStream } from '../protocol/control.js';
-import type { LogStreamName, RpcCallInfo } from '../protocol/control.js';
+import type { HelloInfo, LogStreamName, RpcCallInfo } from '../protocol/control.js';
 import { applyDiff, diffStates } from '../protocol/merge-patch.js';
 import { encodeMessage } from '../protocol/message.js';
 import type { Message } from '../protocol/message.js';
@@ -140,6 +140,7 @@ export class StreamView<T = JsonObject> extends Endpoint<StreamViewEvents<T>> {
   logOffset: number;
   /** True once a state arrived (false again after an epoch change, until the new relay's first state). */
   hasState = false;
+  private paused = false;
 
   constructor(
     url: string,
@@ -231,6 +232,38 @@ export class StreamView<T = JsonObject> extends Endpoint<StreamViewEvents<T>> {
     this.select = paths;
     this.tree = paths ? compileSelect(paths) : undefined;
     this.conn.send(encodeMessage({ kind: 'subscribe-filter', select: paths }));
+  }
+
+  /**
+   * Pauses (`true`) or resumes (`false`) media from the relay for this view: while paused the relay
+   * sends no pictures, audio, haptics or neural frames (state, logs, RPC results and status still
+   * come, and inputs still go). On resume it sends the current picture first if this view missed
+   * a change, then live frames, so a picture decoder fed by this view never breaks its delta
+   * chain — keep feeding it everything the view emits, paused or not.
+   *
+   * For pages that get the media another way, e.g. a WebRTC link (`/view?webrtc=1` pauses while its
+   * link is healthy). The setting survives reconnects: every new connection's Hello carries it.
+   *
+   * @example
+   * ```ts
+   * const view = subscribeMedia('wss://relay.example/stream/game');
+   * link.on('transport', (t) => view.pauseMedia(t === 'webrtc'));
+   * ```
+   */
+  pauseMedia(paused: boolean): void {
+    if (paused === this.paused) return;
+    this.paused = paused;
+    // Not connected: the next connection's Hello says it.
+    this.conn.send(encodeMessage({ kind: 'hello', hello: { media: !paused } }));
+  }
+
+  /** Whether media from the relay is paused (see {@link pauseMedia}). */
+  get mediaPaused(): boolean {
+    return this.paused;
+  }
+
+  protected override hello(): HelloInfo {
+    return this.paused ? { ...super.hello(), media: false } : super.hello();
   }
 
   /**

@@ -2,7 +2,7 @@
  * Payloads of the control frames Sluice adds to the seed protocol (codes 0xA0–0xAA, 0xFD).
  * JSON ones are validated field by field, because they arrive from untrusted peers.
  *
- *   Hello 0xA0            JSON {token?, select?, resumeFrom?, client?}           client → relay
+ *   Hello 0xA0            JSON {token?, select?, resumeFrom?, client?, media?}   client → relay
  *   Welcome 0xA1          JSON {id, channel, role, kind?, heartbeatMs, maxPayload, server, logNext?,
  *                              epoch?, created?, logAcked?}
  *   Error 0xA2            JSON {code, name, message}                              relay → client
@@ -30,6 +30,11 @@ export interface HelloInfo {
   select?: string[];
   resumeFrom?: number;
   client?: string;
+  /**
+   * Receivers: `false` pauses media (pictures, audio, haptics, neural frames) for this connection,
+   * `true` resumes it with the current picture; absent leaves it as it is (on at connect).
+   */
+  media?: boolean;
 }
 export interface WelcomeInfo {
   id: number;
@@ -152,6 +157,7 @@ export function validateHello(o: JsonObject): HelloInfo {
     out.resumeFrom = isCount(o.resumeFrom) ? o.resumeFrom : bad('hello.resumeFrom must be a non-negative integer');
   }
   if (o.client !== undefined) out.client = isStr(o.client) ? o.client : bad('hello.client must be a string');
+  if (o.media !== undefined) out.media = typeof o.media === 'boolean' ? o.media : bad('hello.media must be a boolean');
   return out;
 }
 

@@ -344,6 +344,7 @@ export class Channel implements ChannelSink {
       else if (m.kind === 'hello') {
         if (m.hello.select !== undefined) r.filter = makeFilter(m.hello.select && m.hello.select.length ? m.hello.select : null);
         if (m.hello.resumeFrom !== undefined) r.resumeFrom = m.hello.resumeFrom;
+        if (m.hello.media !== undefined) r.mediaPaused = !m.hello.media;
       }
       this.activate(r);
       if (m.kind === 'subscribe-filter' || m.kind === 'resume' || m.kind === 'hello') return;
@@ -360,6 +361,7 @@ export class Channel implements ChannelSink {
       case 'hello':
         if (m.hello.select !== undefined) this.statePolicy.setFilter(r, m.hello.select && m.hello.select.length ? m.hello.select : null);
         if (m.hello.resumeFrom !== undefined) this.logPolicy.startReplay(r, m.hello.resumeFrom);
+        if (m.hello.media !== undefined) this.setMedia(r, m.hello.media);
         return;
       case 'ping':
         return this.pong(r, m);
@@ -368,6 +370,17 @@ export class Channel implements ChannelSink {
       default:
         return this.refuse(r, CloseCode.BadFrame, `a receiver may not send ${m.kind} frames`);
     }
+  }
+
+  /**
+   * Pauses (`on` false) or resumes media for one live receiver. Paused, it skips pictures, audio,
+   * haptics and neural frames (state, logs, control frames and RPC results still flow, and its
+   * inputs are still forwarded); resumed, it gets the current picture if it missed a change.
+   */
+  private setMedia(r: ReceiverPeer, on: boolean): void {
+    if (r.mediaPaused === !on) return;
+    r.mediaPaused = !on;
+    if (on) this.picturePolicy.resume(r);
   }
 
   /** The receiver answered the relay's ping: a pending one goes live (after a short grace). */
@@ -453,15 +466,17 @@ export class Channel implements ChannelSink {
 
   /**
    * Shares a frame with every live receiver; one that is behind skips it and `behind` says what
-   * it gets instead (the latest control frame at drain, or nothing for media).
+   * it gets instead (the latest control frame at drain, or nothing for media). A `media` frame
+   * also skips receivers that paused media.
    */
-  private toLive(frame: Uint8Array, behind: (r: ReceiverPeer) => void): void {
+  private toLive(frame: Uint8Array, behind: (r: ReceiverPeer) => void, media = false): void {
     if (this.receivers.size === 0) return;
     const hwm = this.ctx.config.receiverHighWaterBytes;
     const [batch, i] = this.fanout.share(EVERYONE, frame);
     for (const r of this.receivers.values()) {
       if (r.pending) continue;
-      if (r.queuedBytes > hwm) {
+      if (media && r.mediaPaused) r.skipShared(batch);
+      else if (r.queuedBytes > hwm) {
         r.skipShared(batch);
         behind(r);
       } else r.enqueueShared(batch, i);
@@ -533,13 +548,14 @@ export class Channel implements ChannelSink {
     const versions = slot.behind !== undefined ? this.cache.version - slot.behind.version : slot.needSync && slot.syncFrom !== undefined ? this.cache.version - slot.syncFrom : undefined;
     const log = this.cache.log;
     const offsets = log.next > 0 ? Math.max(0, log.next - r.logSlot.cursor) : undefined;
-    const behind = r.queuedBytes > this.ctx.config.receiverHighWaterBytes || slot.behind !== undefined || slot.needSync || r.pictureSlot.needPicture || r.logSlot.replay;
+    // A paused receiver owes itself the current picture on resume: that is not lag.
+    const behind = r.queuedBytes > this.ctx.config.receiverHighWaterBytes || slot.behind !== undefined || slot.needSync || this.picturePolicy.needsDrain(r) || r.logSlot.replay;
     return { behind, versions, offsets, syncPending: slot.needSync };
   }
 
-  /** Audio, haptics, neural frames: nothing cached; whoever is behind misses them. */
+  /** Audio, haptics, neural frames: nothing cached; whoever is behind or paused misses them. */
   private deliverMedia(raw: Uint8Array): void {
-    this.toLive(raw, this.countDropped);
+    this.toLive(raw, this.countDropped, true);
   }
   private readonly countDropped = (): void => {
     this.stats.droppedFrames++;

@@ -21,6 +21,11 @@ export class ReceiverPeer extends Peer {
   resumeFrom: number | undefined;
   /** This connection created its channel (the relay knew nothing about it). */
   createdChannel = false;
+  /**
+   * It asked for no media (Hello `media: false`, e.g. while a WebRTC link brings it the source's
+   * pictures): pictures, audio, haptics and neural frames skip it; everything else still flows.
+   */
+  mediaPaused = false;
   /** Control frames it missed while behind, latest per kind (schema, source status, stream end). */
   pendingControl: Map<string, Uint8Array> | undefined;
   readonly stateSlot = new StateSlot();

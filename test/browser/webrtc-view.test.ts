@@ -1,8 +1,10 @@
 // /view/{channel}?webrtc=1 with a `source(…, { webrtc: true })` page streaming a canvas with
 // publishCanvas, in real headless Chromium: the view draws from the WebRTC link (transport
-// `webrtc`) and its canvas equals the source's pixel for pixel; a click reaches the source over the
-// link in frame coordinates; when the link breaks the view draws the relay's picture; with /signal
-// refused it stays on `websocket` and still matches.
+// `webrtc`) and its canvas equals the source's pixel for pixel; once the link is healthy the view
+// pauses the relay's media, so the relay stops sending it pictures (measured against a view with
+// `pause=0`); a click reaches the source over the link in frame coordinates; when the link breaks
+// the view resumes relay media and shows the source's current picture exactly (the relay's
+// current picture comes first); with /signal refused it stays on `websocket` and still matches.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -80,7 +82,7 @@ describe('view page over WebRTC (Chromium)', () => {
     await browser.close();
   });
 
-  async function setup(ch: string, relayOptions: RelayOptions = {}): Promise<{ relay: TestRelay; src: Page; view: Page; close(): Promise<void> }> {
+  async function setup(ch: string, relayOptions: RelayOptions = {}): Promise<{ relay: TestRelay; src: Page; view: Page; open(path: string): Promise<Page>; close(): Promise<void> }> {
     const relay = await startTestRelay({ httpRoutes: [sourcePage, ...relayHttpRoutes()], ...relayOptions });
     const http = relay.url.replace('ws:', 'http:');
     const pages: Page[] = [];
@@ -101,6 +103,7 @@ describe('view page over WebRTC (Chromium)', () => {
       relay,
       src,
       view,
+      open,
       async close() {
         for (const p of pages) await p.close();
         await relay.close();
@@ -118,25 +121,42 @@ describe('view page over WebRTC (Chromium)', () => {
     });
   }
 
-  it('draws from the link pixel for pixel, sends clicks over it, and falls back to the relay picture when it breaks', { timeout: 60_000 }, async (t) => {
+  /** What a view page got on its relay WebSocket so far: bytes, picture frames, and frames drawn from the link. */
+  const relayStats = (p: Page) =>
+    p.evaluate(() => {
+      const v = (window as unknown as { sluiceView: { view: { bytes: number; pictures: number }; link: { stats: { frames: number } } } }).sluiceView;
+      return { bytes: v.view.bytes, pictures: v.view.pictures, rtcFrames: v.link.stats.frames, at: performance.now() };
+    });
+
+  it('draws from the link pixel for pixel with relay media paused, sends clicks over it, and falls back to the relay picture when it breaks', { timeout: 90_000 }, async (t) => {
     const s = await setup('rtc-view');
     t.after(() => s.close());
-    await s.view.waitForFunction(() => document.body.dataset.transport === 'webrtc', undefined, WAIT);
+    // The same view with the pause turned off: what the relay would send without it.
+    const unpaused = await s.open('/view/rtc-view?webrtc=1&pause=0');
+    for (const v of [s.view, unpaused]) await v.waitForFunction(() => document.body.dataset.transport === 'webrtc', undefined, WAIT);
     const framesAt = Number(await s.view.evaluate(() => document.body.dataset.frames));
     await s.view.waitForFunction((n) => Number(document.body.dataset.frames) >= n + 10, framesAt, WAIT);
+    // Healthy for a second: the view pauses the relay's media; the relay sees it.
+    await s.view.waitForFunction(() => document.body.dataset.relayMedia === 'paused', undefined, WAIT);
+    assert.equal(await unpaused.evaluate(() => document.body.dataset.relayMedia), 'live');
+    const receivers = () => [...s.relay.channels.get('rtc-view')!.receivers.values()];
+    assert.deepEqual(receivers().map((r) => r.mediaPaused).sort(), [false, true]);
+
+    // While the source animates, the paused view gets no picture frame from the relay.
+    const a0 = await relayStats(s.view);
+    const b0 = await relayStats(unpaused);
+    await s.view.waitForFunction((n) => (window as unknown as { sluiceView: { link: { stats: { frames: number } } } }).sluiceView.link.stats.frames >= n + 30, a0.rtcFrames, WAIT);
+    const a1 = await relayStats(s.view);
+    const b1 = await relayStats(unpaused);
+    const paused = { bytes: a1.bytes - a0.bytes, pictures: a1.pictures - a0.pictures, seconds: (a1.at - a0.at) / 1000 };
+    const live = { bytes: b1.bytes - b0.bytes, pictures: b1.pictures - b0.pictures, seconds: (b1.at - b0.at) / 1000 };
+    t.diagnostic(`relay → view while on WebRTC: paused ${paused.bytes} B / ${paused.pictures} pictures in ${paused.seconds.toFixed(2)} s; pause=0 ${live.bytes} B / ${live.pictures} pictures in ${live.seconds.toFixed(2)} s; link frames ${a1.rtcFrames - a0.rtcFrames}`);
+    assert.equal(paused.pictures, 0, 'no relay picture frames while paused');
+    assert.ok(live.pictures > 0, 'the unpaused view still gets the relay copy');
+    assert.ok(paused.bytes * 10 < live.bytes, `paused ${paused.bytes} B vs ${live.bytes} B unpaused`);
+
     await settle(s.src, s.view);
     assert.equal(await s.view.evaluate(() => document.body.dataset.transport), 'webrtc');
-    // Both decoders end up with the same picture; the link's is on screen. (The keyframe works
-    // around the relay-path defect described in the next test.)
-    await s.src.evaluate(() => (window as unknown as { pub: { requestKeyframe(): void } }).pub.requestKeyframe());
-    await s.view.waitForFunction(
-      () => {
-        const v = (window as unknown as { sluiceView: { picture: { rgba: Uint8ClampedArray }; rtcPicture: { rgba: Uint8ClampedArray } } }).sluiceView;
-        return v.picture.rgba.length === v.rtcPicture.rgba.length && v.picture.rgba.every((x, i) => x === v.rtcPicture.rgba[i]);
-      },
-      undefined,
-      { ...WAIT, polling: 100 },
-    );
 
     // A click at frame pixel (50, 40) reaches the source over the link (sender 0: not via the relay).
     const box = await s.view.evaluate(() => {
@@ -149,18 +169,24 @@ describe('view page over WebRTC (Chromium)', () => {
     const down = await s.src.evaluate(() => (window as unknown as { inputs: Array<{ input: string; phase: number; x: number; y: number; sender: number }> }).inputs.find((e) => e.input === 'pointer' && e.phase === 1));
     assert.deepEqual({ x: down?.x, y: down?.y, sender: down?.sender }, { x: 50, y: 40, sender: 0 });
 
-    // The source's peer connection dies: the view goes back to the relay's picture at once, and
-    // a change drawn afterwards still shows up exactly.
+    // The source's peer connection dies: the view resumes relay media at once, the relay sends
+    // it the current picture first (it missed changes while paused), and that is what it shows —
+    // the source's picture, exactly, with nothing repainted. A change drawn afterwards arrives as
+    // a delta on top of it and still shows up exactly.
+    const picturesBefore = (await relayStats(s.view)).pictures;
+    const receivedBefore = await s.view.evaluate(() => ({ ...(window as unknown as { sluiceView: { received: Record<string, number> } }).sluiceView.received }));
     await s.src.evaluate(() => {
       const links = (window as unknown as { src: { links: { peers: Map<string, { pc: RTCPeerConnection }> } } }).src.links;
       for (const p of links.peers.values()) p.pc.close();
     });
-    await s.view.waitForFunction(() => document.body.dataset.transport === 'websocket', undefined, WAIT);
-    await s.src.evaluate(() => {
-      const w = window as unknown as { paintOnce(): void; pub: { requestKeyframe(): void } };
-      w.paintOnce();
-      w.pub.requestKeyframe(); // the relay-path defect again (next test)
-    });
+    await s.view.waitForFunction(() => document.body.dataset.transport === 'websocket' && document.body.dataset.relayMedia === 'live', undefined, WAIT);
+    const settled = await s.src.evaluate(canvasHash, 'c');
+    await s.view.waitForFunction(canvasIs, { id: 'screen', want: settled }, { ...WAIT, polling: 100 });
+    await s.view.waitForFunction((n) => (window as unknown as { sluiceView: { view: { pictures: number } } }).sluiceView.view.pictures > n, picturesBefore, WAIT);
+    const receivedAfter = await s.view.evaluate(() => ({ ...(window as unknown as { sluiceView: { received: Record<string, number> } }).sluiceView.received }));
+    assert.equal((receivedAfter.keyframe ?? 0) - (receivedBefore.keyframe ?? 0), 1, 'the relay sent its current picture as one keyframe on resume');
+    assert.equal(await s.view.evaluate(() => (window as unknown as { sluiceView: { shown(): unknown; picture: unknown } }).sluiceView.shown() === (window as unknown as { sluiceView: { picture: unknown } }).sluiceView.picture), true, 'drawing the relay picture');
+    await s.src.evaluate(() => (window as unknown as { paintOnce(): void }).paintOnce());
     const want = await s.src.evaluate(canvasHash, 'c');
     await s.view.waitForFunction(canvasIs, { id: 'screen', want }, { ...WAIT, polling: 100 });
     // And it links again (retry) and draws from the link, still exact.

@@ -20,6 +20,7 @@ export const GOLDEN_CASES: Array<[string, Message]> = [
   ['neural-audio', { kind: 'neural-audio', sampleRate: 16000, channels: 1, samples: new Float32Array([0.25]) }],
   ['stream-end', { kind: 'stream-end', reason: 'done' }],
   ['hello', { kind: 'hello', hello: { token: 't' } }],
+  ['hello-media-paused', { kind: 'hello', hello: { media: false } }],
   ['welcome', { kind: 'welcome', welcome: { id: 1, channel: 'c', role: 'receiver', heartbeatMs: 15000, maxPayload: 16777216, server: 'sluice' } }],
   ['welcome-receiver-created', { kind: 'welcome', welcome: { id: 2, channel: 'c', role: 'receiver', heartbeatMs: 15000, maxPayload: 16777216, server: 'sluice', logNext: 0, epoch: 'e1', created: true } }],
   ['welcome-source-log-acked', { kind: 'welcome', welcome: { id: 3, channel: 'c', role: 'source', heartbeatMs: 15000, maxPayload: 16777216, server: 'sluice', epoch: 'e1', logAcked: 41 } }],

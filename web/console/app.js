@@ -377,6 +377,12 @@ function renderReceivers(c) {
     const s = el('td', 'left');
     s.dataset.label = 'Status';
     s.append(el('span', 'pill ' + status, status));
+    // It gets its pictures elsewhere (a WebRTC link): the relay sends it no media for now.
+    if (r.media === 'paused') {
+      const p = el('span', 'pill off media-paused', 'media paused');
+      p.title = 'this receiver paused media: the relay skips pictures and audio for it';
+      s.append(p);
+    }
     const lag = [];
     if (r.lagVersions !== undefined) lag.push(r.lagVersions + ' versions');
     else if (r.syncPending) lag.push('full sync pending');

@@ -112,6 +112,8 @@ export interface ReceiverRow {
   lagOffsets: number | undefined;
   /** Behind with no snapshot of what it last got: one full (projected) sync when it drains. */
   syncPending: boolean;
+  /** `paused`: it asked for no media (Hello `media: false`, e.g. it gets the pictures over WebRTC). */
+  media: 'live' | 'paused';
   connectedAt: number;
 }
 
@@ -165,6 +167,7 @@ export function channelDetail(c: Channel, sampler: ChannelSampler, limits: Detai
       lagVersions: lag.versions,
       lagOffsets: lag.offsets,
       syncPending: lag.syncPending,
+      media: r.mediaPaused ? 'paused' : 'live',
       connectedAt: r.connectedAt,
     };
   });
