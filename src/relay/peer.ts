@@ -260,6 +260,12 @@ export abstract class Peer implements BatchFollower {
     this.queue = [];
     this.queueBytes = 0;
     this.openRef = undefined;
+    // Reading paused by the inbound rate limit would keep the peer's close frame unread, and the
+    // close handshake (and a graceful shutdown) waiting until its deadline.
+    if (this.paused) {
+      this.paused = false;
+      this.conn.resume();
+    }
     this.conn.close(code, reason);
   }
 }

@@ -55,4 +55,18 @@ describe('graceful shutdown', () => {
     await closing;
     assert.equal(await rcv.waitClose(), CloseCode.GoingAway);
   });
+
+  it('a peer whose reading is paused by the inbound rate limit does not hold a graceful shutdown until its deadline', async () => {
+    const relay = await startTestRelay({ maxFramesPerSecond: 5 });
+    const src = await TestPeer.connect(`${relay.url}/source/flood`);
+    await src.next('welcome');
+    // Past 5 frames this second the relay stops reading the socket (push-back) until the second ends.
+    for (let i = 0; i < 40; i++) src.send({ kind: 'signal-diff', diff: { n: i } });
+    const rcv = await TestPeer.connect(`${relay.url}/stream/flood`);
+    await rcv.until(() => typeof rcv.state.n === 'number', 10_000, 'first frames through');
+    const started = Date.now();
+    await relay.close(8000);
+    assert.ok(Date.now() - started < 3000, `closed in ${Date.now() - started} ms: the close handshake waited for the deadline`);
+    assert.equal(await src.waitClose(), CloseCode.GoingAway);
+  });
 });
