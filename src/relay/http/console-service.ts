@@ -23,7 +23,8 @@ import type { RelayTotals } from '../stats.js';
 import type { HttpRequest, HttpResponse, PeerConnection } from '../transport.js';
 import { channelDetail, channelRow } from './channel-views.js';
 import { FeedHub } from './feed.js';
-import { encodePng, sniffImageType } from './png.js';
+import { PngEncoder } from './png-encoder.js';
+import { sniffImageType } from './png.js';
 import { ChannelSampler } from './rates.js';
 
 /** `/api/channels` pages hold at most this many channels (default 100). */
@@ -86,6 +87,7 @@ export class ConsoleService {
   /** PNG encodes running, and the ones waiting for a slot. */
   private encodesRunning = 0;
   private readonly encodeQueue: Array<() => void> = [];
+  private readonly png = new PngEncoder();
   /** Details by channel with the detailKey they were computed for; emptied every tick (rates change). */
   private detailCache = new Map<string, { key: string; json: string | null }>();
   /** Milliseconds the last tick took (sampling, rows, serialization), for /api/relay. */
@@ -104,6 +106,7 @@ export class ConsoleService {
   /** Shutdown: feed clients are closed with 1001 (see {@link terminateFeeds} for the deadline). */
   stop(): void {
     this.feed.close();
+    this.png.close();
   }
 
   /** At the shutdown deadline: feed connections still closing are cut off. */
@@ -292,7 +295,7 @@ export class ConsoleService {
       if (h.type === FrameType.CompressedPixels) {
         const type = sniffImageType(data);
         if (type === undefined) return json(415, { error: 'the picture is in an encoding browsers cannot show' });
-        body = Promise.resolve({ type, body: data.slice() });
+        body = Promise.resolve({ type, body: new Uint8Array(data) });
       } else {
         if (data.length < h.width * h.height * 4) return json(415, { error: 'the picture is not RGBA pixels' });
         if (this.encodesRunning >= MAX_ENCODES && this.encodeQueue.length >= MAX_ENCODES_WAITING) {
@@ -300,7 +303,7 @@ export class ConsoleService {
           res.end(JSON.stringify({ error: 'the relay is encoding other pictures; retry' }));
           return;
         }
-        body = this.encodeSlot(() => encodePng(h.width, h.height, data)).then((png) => ({ type: 'image/png', body: png }));
+        body = this.encodeSlot(() => this.png.encode(h.width, h.height, data)).then((png) => ({ type: 'image/png', body: png }));
       }
       const entry: PictureEntry = { version: c.pictureVersion, at: now, done: false, bytes: 0, body };
       p = entry;
