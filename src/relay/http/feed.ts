@@ -12,9 +12,10 @@
  * queued behind its backlog would never reach it). A client's memory is thus bounded by
  * maxBufferedBytes plus one tick and one detail.
  *
- * CPU: a filter change is answered at once only if the client got no tick in the last
- * {@link TICK_MIN_GAP_MS}; otherwise it is coalesced into the next one, so a client that changes
- * its filter 20 times a second costs at most two filtered ticks a second.
+ * CPU: a filter change is answered at once only if the client got no answer between ticks in
+ * the last {@link EXTRA_TICK_GAP_MS}; otherwise it is coalesced into the next tick (or answered
+ * when that second is over), so a client that changes its filter 20 times a second costs at most
+ * two filtered ticks a second.
  *
  * Client → relay (text JSON, at most 4 KiB, at most 20 per second):
  *   {"watch": "channel-name"}   also send that channel's detail every tick (null stops)
@@ -29,8 +30,8 @@ export const FEED_MAX_BUFFERED_BYTES = 1024 * 1024;
 export const FEED_BEHIND_CLOSE_MS = 10_000;
 /** Longest filter (and watched name) the feed takes; the console clamps its input to it. */
 export const FEED_MAX_QUERY = 256;
-/** Least time between two tick messages to one client (a tick, or the answer to a filter change). */
-export const TICK_MIN_GAP_MS = 500;
+/** Least time between two ticks sent to one client outside the once-a-second ones (filter answers). */
+export const EXTRA_TICK_GAP_MS = 1000;
 const MAX_CLIENT_MESSAGE = 4096;
 const MAX_CLIENT_MESSAGES_PER_SEC = 20;
 
@@ -59,8 +60,8 @@ class FeedClient {
   tickPending = false;
   detailPending = false;
   errorPending: string | undefined;
-  /** When the last tick message was written to this client. */
-  tickSentAt = -Infinity;
+  /** When a tick was last written to this client outside the regular ones (a filter answer). */
+  extraTickAt = -Infinity;
   private windowStart = 0;
   private windowCount = 0;
   constructor(
@@ -213,9 +214,9 @@ export class FeedHub {
       c.conn.sendText(c.errorPending);
       c.errorPending = undefined;
     }
-    if (c.tickPending && this.last && (tickDue || now - c.tickSentAt >= TICK_MIN_GAP_MS)) {
+    if (c.tickPending && this.last && (tickDue || now - c.extraTickAt >= EXTRA_TICK_GAP_MS)) {
       c.tickPending = false;
-      c.tickSentAt = now;
+      if (!tickDue) c.extraTickAt = now;
       this.sendTick(c);
     }
     if (c.detailPending) {
