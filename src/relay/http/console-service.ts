@@ -188,7 +188,7 @@ export class ConsoleService {
       connections: { total: h.peers.size, ...byRole, feeds: this.feed.size },
       channelCount: h.table.size,
       totals: h.totals,
-      feed: { clients: this.feed.size, maxClients: h.config.consoleMaxFeeds, skippedTicks: this.feed.skippedTicks, closedTooSlow: this.feed.closedTooSlow, lastTickMs: Math.round(this.lastTickMs * 10) / 10 },
+      feed: { clients: this.feed.size, maxClients: h.config.consoleMaxFeeds, skippedTicks: this.feed.skippedTicks, heldBack: this.feed.coalesced, expired: this.feed.expired, closedTooSlow: this.feed.closedTooSlow, lastTickMs: Math.round(this.lastTickMs * 10) / 10 },
       memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers },
       cluster: this.nodes ?? null,
     };

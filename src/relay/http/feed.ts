@@ -15,7 +15,8 @@
  * CPU: a filter change is answered at once only if the client got no answer between ticks in
  * the last {@link EXTRA_TICK_GAP_MS}; otherwise it is coalesced into the next tick (or answered
  * when that second is over), so a client that changes its filter 20 times a second costs at most
- * two filtered ticks a second.
+ * two filtered ticks a second. Likewise a watch request is answered at once only if the client got
+ * no detail in the last {@link EXTRA_DETAIL_GAP_MS}, otherwise at the next check.
  *
  * Client → relay (text JSON, at most 4 KiB, at most 20 per second):
  *   {"watch": "channel-name"}   also send that channel's detail every tick (null stops)
@@ -32,6 +33,12 @@ export const FEED_BEHIND_CLOSE_MS = 10_000;
 export const FEED_MAX_QUERY = 256;
 /** Least time between two ticks sent to one client outside the once-a-second ones (filter answers). */
 export const EXTRA_TICK_GAP_MS = 1000;
+/**
+ * Least time between two details sent to one client outside the regular ticks: under the 200 ms
+ * of the watched-channel check (so changes still go out on every check), it keeps a client that
+ * sends 20 watch requests a second to about 6 fresh details a second.
+ */
+export const EXTRA_DETAIL_GAP_MS = 150;
 const MAX_CLIENT_MESSAGE = 4096;
 const MAX_CLIENT_MESSAGES_PER_SEC = 20;
 
@@ -62,6 +69,8 @@ class FeedClient {
   errorPending: string | undefined;
   /** When a tick was last written to this client outside the regular ones (a filter answer). */
   extraTickAt = -Infinity;
+  /** When a detail was last written to this client outside the regular ticks. */
+  extraDetailAt = -Infinity;
   private windowStart = 0;
   private windowCount = 0;
   constructor(
@@ -99,7 +108,7 @@ export class FeedHub {
   /** Feed clients closed for being too slow, and ticks skipped for slow clients (totals). */
   closedTooSlow = 0;
   skippedTicks = 0;
-  /** Answers held back because a client's socket was over its bound (totals). */
+  /** Times answers to a client were held back because its socket was over its bound (totals; /api/relay `feed.heldBack`). */
   coalesced = 0;
   /** Feed clients closed because their token expired (totals). */
   expired = 0;
@@ -219,8 +228,9 @@ export class FeedHub {
       if (!tickDue) c.extraTickAt = now;
       this.sendTick(c);
     }
-    if (c.detailPending) {
+    if (c.detailPending && (tickDue || now - c.extraDetailAt >= EXTRA_DETAIL_GAP_MS)) {
       c.detailPending = false;
+      if (!tickDue) c.extraDetailAt = now;
       this.sendDetail(c);
     }
   }
