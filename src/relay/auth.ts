@@ -81,30 +81,35 @@ export async function createJwtAuth(options: JwtOptions): Promise<{ authorize: A
     verify = async (t) => (await jwtVerify(t, set, claims)).payload;
   } else throw new Error('JWT authorization needs a secret, a public key or a JWKS');
 
-  const check = async (token: string | undefined): Promise<JWTPayload | AuthDecision> => {
-    if (!token) return { ok: false, code: CloseCode.Unauthenticated, reason: 'a token is required' };
+  // The verified claims and a refusal are told apart by a wrapper this code builds, never by the
+  // payload's shape: a signed token may carry any claims, `ok` and `code` included.
+  type Checked = { verified: true; payload: JWTPayload } | { verified: false; refusal: AuthDecision & { ok: false } };
+  const check = async (token: string | undefined): Promise<Checked> => {
+    if (!token) return { verified: false, refusal: { ok: false, code: CloseCode.Unauthenticated, reason: 'a token is required' } };
     try {
-      return await verify(token);
+      return { verified: true, payload: await verify(token) };
     } catch (e) {
-      return { ok: false, code: CloseCode.Unauthenticated, reason: `invalid token: ${(e as Error).message}` };
+      return { verified: false, refusal: { ok: false, code: CloseCode.Unauthenticated, reason: `invalid token: ${(e as Error).message}` } };
     }
   };
-  const isDecision = (v: JWTPayload | AuthDecision): v is AuthDecision => typeof (v as { ok?: unknown }).ok === 'boolean' && 'code' in v;
   const expiry = (p: JWTPayload) => (typeof p.exp === 'number' ? p.exp * 1000 : undefined);
+  const subject = (p: JWTPayload) => (typeof p.sub === 'string' ? p.sub : undefined);
   const authorize: Authorize = async (req) => {
-    const payload = await check(req.token);
-    if (isDecision(payload)) return payload;
+    const checked = await check(req.token);
+    if (!checked.verified) return checked.refusal;
+    const payload = checked.payload;
     const patterns = req.role === 'source' ? listClaim(payload, 'publish') : listClaim(payload, 'subscribe');
     if (!channelMatcher(patterns)(req.channel)) {
       return { ok: false, code: CloseCode.NotAllowed, reason: `token does not allow ${req.role === 'source' ? 'publishing to' : 'subscribing to'} "${req.channel}"` };
     }
-    return { ok: true, subject: payload.sub, expiresAt: expiry(payload) };
+    return { ok: true, subject: subject(payload), expiresAt: expiry(payload) };
   };
   const admin: AuthorizeAdmin = async (token) => {
-    const payload = await check(token);
-    if (isDecision(payload)) return payload;
+    const checked = await check(token);
+    if (!checked.verified) return checked.refusal;
+    const payload = checked.payload;
     if (payload.admin !== true) return { ok: false, code: CloseCode.NotAllowed, reason: 'token has no admin claim' };
-    return { ok: true, subject: payload.sub, expiresAt: expiry(payload) };
+    return { ok: true, subject: subject(payload), expiresAt: expiry(payload) };
   };
   return { authorize, admin };
 }

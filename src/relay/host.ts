@@ -16,7 +16,7 @@ export type UpgradeDecision =
   /** The go-ws JSON hub at /ws. */
   | { kind: 'gows'; token: string | undefined; headers: IncomingHttpHeaders; expiresAt: number | undefined }
   /** The operations console's push feed at /api/feed (see http/feed.ts). */
-  | { kind: 'feed' }
+  | { kind: 'feed'; expiresAt: number | undefined }
   /** A peer of a channel. */
   /**
    * A peer of a channel. `requestedAt`: when the upgrade request arrived (before the handshake

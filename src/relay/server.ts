@@ -319,15 +319,16 @@ export class Relay {
       decision = { ok: false as const, code: CloseCode.Unauthenticated, reason: 'authorization failed' };
     }
     if (!decision.ok) return { kind: 'refuse', code: decision.code, reason: decision.reason };
+    if (decision.expiresAt !== undefined && decision.expiresAt <= Date.now()) return { kind: 'refuse', code: CloseCode.Unauthenticated, reason: 'token expired' };
     if (!this.console.feedHasRoom()) return { kind: 'refuse', code: CloseCode.NoCapacity, reason: `feed client limit (${this.config.consoleMaxFeeds}) reached` };
-    return { kind: 'feed' };
+    return { kind: 'feed', expiresAt: decision.expiresAt };
   }
 
   /** Wires an upgraded connection according to the decision made for it. */
   openConnection(conn: PeerConnection, d: Exclude<UpgradeDecision, { kind: 'unavailable' }>): void {
     if (d.kind === 'refuse') return this.refuseConnection(conn, d.code, d.reason);
     if (d.kind === 'gows') return this.openGoWs(conn, d.token, d.headers);
-    if (d.kind === 'feed') return this.console.openFeed(conn);
+    if (d.kind === 'feed') return this.console.openFeed(conn, d.expiresAt);
     // Limits are checked again: other connections may have been admitted since the decision.
     const admitted = this.table.admit(d.route.channel, d.route.role, d.route.producer);
     if (!admitted.ok) return this.refuseConnection(conn, admitted.code, admitted.reason);
@@ -528,6 +529,8 @@ export class Relay {
       }
     }
     for (const c of this.table.values()) c.sweep(now);
+    // Console feeds opened with an admin token are closed (4401) when it expires, like peers.
+    this.console.sweep(now);
   }
 
   /** Removes channels with nobody connected whose grace period (or log retention) has run out. */
@@ -549,8 +552,10 @@ export class Relay {
       this.console.stop();
       for (const p of this.peers) p.close(CloseCode.GoingAway, 'relay shutting down');
       const deadline = Date.now() + deadlineMs;
-      while (this.peers.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while ((this.peers.size > 0 || this.console.closingFeeds > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const p of this.peers) p.conn.terminate();
+      // Feed clients are not peers: one that does not answer its close would hold the listener.
+      this.console.terminateFeeds();
       await this.host?.close();
       await this.ctx.engine.close();
       this.log.info('relay stopped');

@@ -1,4 +1,5 @@
 /** HTTP routes for files the relay serves: the browser client module (`/sluice.js`). */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { HttpRoute as Route } from './transport.js';
 
@@ -30,20 +31,64 @@ const TYPES: Record<string, string> = {
   png: 'image/png',
 };
 
-/** Serves the pages in web/ (dashboard, demos) by plain file name; nothing outside that folder. */
+/** `'sha256-…'` sources for the inline scripts of an HTML page (microseconds for these small pages). */
+function scriptHashes(html: Buffer): string {
+  let hashes = '';
+  // The hash covers the element's text exactly as it is between the tags.
+  for (const m of html.toString('utf8').matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/gi)) hashes += ` 'sha256-${createHash('sha256').update(m[1]!, 'utf8').digest('base64')}'`;
+  return hashes;
+}
+
+/**
+ * The Content-Security-Policy of a page in web/ (index, dashboard, demos, process view): scripts
+ * from this relay and the page's own inline module (by hash, so no injected script runs), blob:
+ * workers and worklets (the SDK's encoder and audio worklet fall back to them), WebSockets back to
+ * this relay, inline styles (the pages are single files), images from this relay, data: and blob:.
+ * WebRTC and camera/microphone access are not governed by CSP.
+ */
+export function pageCsp(html: Buffer, host?: string): string {
+  const ws = host && /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host) ? ` ws://${host} wss://${host}` : '';
+  return [
+    "default-src 'none'",
+    `script-src 'self' blob:${scriptHashes(html)}`,
+    "worker-src 'self' blob:",
+    `connect-src 'self'${ws}`,
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' blob: data:",
+    "media-src 'self' blob:",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'self'",
+  ].join('; ');
+}
+
+/** Headers of an HTML page in web/. */
+function pageHeaders(body: Buffer, host: string | undefined): Record<string, string> {
+  return { 'content-type': TYPES.html!, 'cache-control': 'no-cache', 'content-security-policy': pageCsp(body, host), 'x-content-type-options': 'nosniff' };
+}
+
+/** A file of web/ (read on each request, so an edited page shows without a restart). */
+function readPage(name: string): Buffer | undefined {
+  try {
+    return readFileSync(new URL(`web/${name}`, ROOT));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Serves the pages in web/ (dashboard, demos) by plain file name; nothing outside that folder.
+ * view.html is only served as /view/{channel} (by its own path it would pick the channel ".html").
+ */
 function webPages(): Route {
   return (req, res) => {
     const path = (req.url ?? '').split('?')[0]!;
     const name = path === '/' ? 'index.html' : path.slice(1);
     const m = /^[a-z0-9][a-z0-9-]*\.(html|css|js|svg|png)$/.exec(name);
-    if (!m) return false;
-    let body: Buffer;
-    try {
-      body = readFileSync(new URL(`web/${name}`, ROOT));
-    } catch {
-      return false;
-    }
-    res.writeHead(200, { 'content-type': TYPES[m[1]!]!, 'cache-control': 'no-cache' });
+    if (!m || name === 'view.html') return false;
+    const body = readPage(name);
+    if (body === undefined) return false;
+    res.writeHead(200, m[1] === 'html' ? pageHeaders(body, req.headers.host) : { 'content-type': TYPES[m[1]!]!, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
     res.end(body);
     return true;
   };
@@ -53,8 +98,10 @@ function webPages(): Route {
 function processView(): Route {
   return (req, res) => {
     if (!/^\/process\/[^/?]+$/.test((req.url ?? '').split('?')[0]!)) return false;
-    res.writeHead(200, { 'content-type': TYPES.html!, 'cache-control': 'no-cache' });
-    res.end(readFileSync(new URL('web/process.html', ROOT)));
+    const body = readPage('process.html');
+    if (body === undefined) return false;
+    res.writeHead(200, pageHeaders(body, req.headers.host));
+    res.end(body);
     return true;
   };
 }

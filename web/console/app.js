@@ -50,6 +50,9 @@ function fmtTime(ms) {
 
 // ---------------------------------------------------------------- state
 
+/** The feed refuses a filter or watched name longer than this (see src/relay/http/feed.ts). */
+const MAX_QUERY = 256;
+
 let latest = null; // last tick
 let skew = 0; // relay clock − our clock
 let watching = null; // channel name in the channel view
@@ -72,7 +75,7 @@ function connect() {
     retry = 1000;
     setLive('live');
     sendWatch();
-    const f = $('filter').value.trim();
+    const f = filterText();
     if (f) ws.send(JSON.stringify({ q: f }));
   };
   ws.onmessage = (ev) => {
@@ -84,6 +87,7 @@ function connect() {
     }
     if (m.type === 'tick') onTick(m);
     else if (m.type === 'channel' && m.name === watching) onDetail(m.channel);
+    else if (m.type === 'error') filterNote(String(m.error ?? 'the relay refused a request'));
   };
   ws.onclose = (ev) => {
     ws = null;
@@ -99,7 +103,24 @@ function connect() {
   };
 }
 function sendWatch() {
-  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ watch: watching }));
+  // A name the feed would refuse (closing it) is not asked for; route() says why.
+  const w = watching !== null && watching.length <= MAX_QUERY ? watching : null;
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ watch: w }));
+}
+/** The filter as sent to the relay: trimmed, at most MAX_QUERY characters (a note says when cut). */
+function filterText() {
+  const v = $('filter').value.trim();
+  if (v.length <= MAX_QUERY) {
+    filterNote(null);
+    return v;
+  }
+  filterNote(`filter cut to its first ${MAX_QUERY} characters`);
+  return v.slice(0, MAX_QUERY);
+}
+function filterNote(text) {
+  const n = $('filter-note');
+  n.hidden = !text;
+  setText(n, text ?? '');
 }
 function setLive(s) {
   const l = $('live');
@@ -135,6 +156,11 @@ function route() {
     watching = name;
     detail = null;
     resetChannelView();
+    if (name !== null && name.length > MAX_QUERY) {
+      setText($('ch-missing'), `Channel names are at most ${MAX_QUERY} characters; this one has ${name.length}.`);
+      $('ch-missing').hidden = false;
+      $('ch-body').hidden = true;
+    } else setText($('ch-missing'), MISSING_TEXT);
     sendWatch();
   }
   if (view === 'channel') {
@@ -143,6 +169,7 @@ function route() {
   } else document.title = 'Sluice console';
   if (latest) render();
 }
+const MISSING_TEXT = $('ch-missing').textContent;
 const channelHref = (name) => '#/channels/' + encodeURIComponent(name);
 
 // ---------------------------------------------------------------- tick
@@ -267,7 +294,7 @@ function sortValue(c, key) {
   return c[key] ?? 0;
 }
 function renderChannels() {
-  const filter = $('filter').value.trim().toLowerCase();
+  const filter = filterText().toLowerCase();
   const rows = latest.channels.filter((c) => !filter || c.name.toLowerCase().includes(filter));
   rows.sort((a, b) => {
     const x = sortValue(a, sortKey), y = sortValue(b, sortKey);
@@ -641,7 +668,7 @@ $('filter').addEventListener('input', () => {
   if (latest) renderChannels();
   clearTimeout(filterTimer);
   filterTimer = setTimeout(() => {
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ q: $('filter').value.trim() }));
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ q: filterText() }));
   }, 250);
 });
 for (const th of $('channels').tHead.rows[0].cells) {

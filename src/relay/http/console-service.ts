@@ -23,7 +23,8 @@ import type { RelayTotals } from '../stats.js';
 import type { HttpRequest, HttpResponse, PeerConnection } from '../transport.js';
 import { channelDetail, channelRow } from './channel-views.js';
 import { FeedHub } from './feed.js';
-import { encodePng, sniffImageType } from './png.js';
+import { PngEncoder } from './png-encoder.js';
+import { sniffImageType } from './png.js';
 import { ChannelSampler } from './rates.js';
 
 /** `/api/channels` pages hold at most this many channels (default 100). */
@@ -51,6 +52,23 @@ export interface ConsoleHost {
 
 type Json = (status: number, body: unknown) => void;
 
+/** A channel's encoded picture, or the encode in flight for it (requests wait for that one). */
+interface PictureEntry {
+  version: number;
+  at: number;
+  done: boolean;
+  /** Size of the encoded body once done (counted against PICTURE_CACHE_BYTES). */
+  bytes: number;
+  body: Promise<{ type: string; body: Uint8Array }>;
+}
+
+/** PNG encodes at once (each holds a copy of the pixels and the output), and how many may wait. */
+const MAX_ENCODES = 2;
+const MAX_ENCODES_WAITING = 16;
+/** Encoded pictures kept: channels, and bytes (the newest is kept even when larger). */
+const PICTURE_CACHE_ENTRIES = 64;
+const PICTURE_CACHE_BYTES = 64 * 1024 * 1024;
+
 /** Thrown for a request the API refuses with 400. */
 class BadRequest extends Error {
   readonly code = 'console/bad-request';
@@ -63,8 +81,15 @@ export class ConsoleService {
   private nodes: ClusterNode[] | undefined;
   private nodesPending = false;
   private relayCache: { at: number; json: string } | undefined;
-  private readonly pictures = new WeakMap<Channel, { version: number; at: number; type: string; body: Uint8Array }>();
-  private detailCache = new Map<string, string | null>();
+  /** Encoded pictures by channel, oldest first (see {@link picture}); at most PICTURE_CACHE_* of them. */
+  private readonly pictures = new Map<Channel, PictureEntry>();
+  private picturesBytes = 0;
+  /** PNG encodes running, and the ones waiting for a slot. */
+  private encodesRunning = 0;
+  private readonly encodeQueue: Array<() => void> = [];
+  private readonly png = new PngEncoder();
+  /** Details by channel with the detailKey they were computed for; emptied every tick (rates change). */
+  private detailCache = new Map<string, { key: string; json: string | null }>();
   /** Milliseconds the last tick took (sampling, rows, serialization), for /api/relay. */
   lastTickMs = 0;
 
@@ -72,19 +97,39 @@ export class ConsoleService {
     this.feed = new FeedHub(
       {
         detailJson: (name) => this.detailJson(name),
-        detailKey: (name) => {
-          const c = host.table.get(name);
-          if (c === undefined) return '';
-          const cache = c.cache;
-          return `${cache.version}:${cache.log.next}:${c.pictureVersion}:${c.receivers.size}:${c.engineChannel.sourceOnline}`;
-        },
+        detailKey: (name) => this.detailKey(name),
       },
       { maxClients: host.config.consoleMaxFeeds, maxBufferedBytes: host.config.consoleFeedMaxBytes, behindCloseMs: 10_000, maxRows: FEED_MAX_ROWS },
     );
   }
 
+  /** Shutdown: feed clients are closed with 1001 (see {@link terminateFeeds} for the deadline). */
   stop(): void {
     this.feed.close();
+    this.png.close();
+  }
+
+  /** At the shutdown deadline: feed connections still closing are cut off. */
+  terminateFeeds(): void {
+    this.feed.terminate();
+  }
+
+  /** Feed connections closed at shutdown that have not finished closing. */
+  get closingFeeds(): number {
+    return this.feed.closingCount;
+  }
+
+  /** Closes (4401) feeds whose admin token has expired; the relay's sweep calls it. */
+  sweep(now = Date.now()): void {
+    this.feed.sweep(now);
+  }
+
+  /** A cheap key that changes when the channel's detail would (state version, log offset, receivers…). */
+  private detailKey(name: string): string {
+    const c = this.host.table.get(name);
+    if (c === undefined) return '';
+    const cache = c.cache;
+    return `${cache.version}:${cache.log.next}:${c.pictureVersion}:${c.receivers.size}:${c.engineChannel.sourceOnline}`;
   }
 
   /** One tick (the relay calls it once a second): sample all channels; if anyone listens, serialize rows once and publish. */
@@ -143,7 +188,7 @@ export class ConsoleService {
       connections: { total: h.peers.size, ...byRole, feeds: this.feed.size },
       channelCount: h.table.size,
       totals: h.totals,
-      feed: { clients: this.feed.size, maxClients: h.config.consoleMaxFeeds, skippedTicks: this.feed.skippedTicks, closedTooSlow: this.feed.closedTooSlow, lastTickMs: Math.round(this.lastTickMs * 10) / 10 },
+      feed: { clients: this.feed.size, maxClients: h.config.consoleMaxFeeds, skippedTicks: this.feed.skippedTicks, heldBack: this.feed.coalesced, expired: this.feed.expired, closedTooSlow: this.feed.closedTooSlow, lastTickMs: Math.round(this.lastTickMs * 10) / 10 },
       memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers },
       cluster: this.nodes ?? null,
     };
@@ -154,22 +199,24 @@ export class ConsoleService {
     return this.relayCache.json;
   }
 
-  /** Between ticks: watched channels that changed are pushed at once (see FeedHub.pushWatched). */
+  /** Between ticks: watched channels that changed, and answers held back, are pushed (see FeedHub.pushWatched). */
   pushWatched(): void {
     if (this.feed.size === 0) return;
-    this.detailCache = new Map();
     this.feed.pushWatched();
   }
 
-  /** A channel's detail as JSON, computed at most once per tick however many ask. */
+  /** A channel's detail as JSON, computed at most once per tick and change however many ask. */
   detailJson(name: string): string | null {
-    let json = this.detailCache.get(name);
-    if (json === undefined) {
+    const key = this.detailKey(name);
+    let hit = this.detailCache.get(name);
+    if (hit === undefined || hit.key !== key) {
       const c = this.host.table.get(name);
-      json = c === undefined ? null : JSON.stringify(channelDetail(c, this.sampler));
-      this.detailCache.set(name, json);
+      hit = { key, json: c === undefined ? null : JSON.stringify(channelDetail(c, this.sampler)) };
+      // Bounded: emptied every tick, and when many names were asked for within one.
+      if (this.detailCache.size >= 256) this.detailCache.clear();
+      this.detailCache.set(name, hit);
     }
-    return json;
+    return hit.json;
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -180,7 +227,9 @@ export class ConsoleService {
   }
 
   async handle(req: HttpRequest, res: HttpResponse, url: URL): Promise<void> {
-    const path = url.pathname;
+    // The path as sent (not url.pathname, which resolves dot segments): so a client that sends
+    // /api/channels/%2E%2E as it is reaches the channel "..". Only table lookups use it.
+    const path = (req.url ?? url.pathname).split('?')[0]!;
     const json: Json = (status, body) => {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
       res.end(typeof body === 'string' ? body : JSON.stringify(body));
@@ -221,35 +270,95 @@ export class ConsoleService {
       total: names.length,
       offset,
       limit,
-      next: offset + page.length < names.length ? offset + page.length : null,
+      // limit=0 asks for the count only: no next page (it would not advance).
+      next: page.length > 0 && offset + page.length < names.length ? offset + page.length : null,
       channels: page.map((n) => channelRow(this.host.table.get(n)!, this.sampler)),
     };
   }
 
   /**
    * The channel's current picture: raw pixels as PNG, encoded images as they are. Encoded at most
-   * once per picture change and once a second (a 60 fps 4K source costs one PNG a second).
+   * once per picture change and once a second (a 60 fps 4K source costs one PNG a second), off the
+   * event loop (see png.ts); requests that come while it is encoded wait for that one encode. At
+   * most {@link MAX_ENCODES} channels encode at once, {@link MAX_ENCODES_WAITING} more wait, past
+   * that 503.
    */
-  private picture(res: HttpResponse, c: Channel, json: Json): void {
+  private async picture(res: HttpResponse, c: Channel, json: Json): Promise<void> {
     let p = this.pictures.get(c);
     const now = Date.now();
-    if (p === undefined || (p.version !== c.pictureVersion && now - p.at >= 1000)) {
+    if (p === undefined || (p.version !== c.pictureVersion && p.done && now - p.at >= 1000)) {
       const frame = c.cache.hasPicture ? c.cache.pictureFrame() : undefined;
       if (frame === undefined) return json(404, { error: 'the channel has no picture' });
       const h = readHeader(frame);
       const data = frame.subarray(HEADER_SIZE, HEADER_SIZE + h.length);
+      let body: Promise<{ type: string; body: Uint8Array }>;
       if (h.type === FrameType.CompressedPixels) {
         const type = sniffImageType(data);
         if (type === undefined) return json(415, { error: 'the picture is in an encoding browsers cannot show' });
-        p = { version: c.pictureVersion, at: now, type, body: data.slice() };
+        body = Promise.resolve({ type, body: new Uint8Array(data) });
       } else {
         if (data.length < h.width * h.height * 4) return json(415, { error: 'the picture is not RGBA pixels' });
-        p = { version: c.pictureVersion, at: now, type: 'image/png', body: encodePng(h.width, h.height, data) };
+        if (this.encodesRunning >= MAX_ENCODES && this.encodeQueue.length >= MAX_ENCODES_WAITING) {
+          res.writeHead(503, { 'content-type': 'application/json', 'cache-control': 'no-store', 'retry-after': '1' });
+          res.end(JSON.stringify({ error: 'the relay is encoding other pictures; retry' }));
+          return;
+        }
+        body = this.encodeSlot(() => this.png.encode(h.width, h.height, data)).then((png) => ({ type: 'image/png', body: png }));
       }
-      this.pictures.set(c, p);
+      const entry: PictureEntry = { version: c.pictureVersion, at: now, done: false, bytes: 0, body };
+      p = entry;
+      this.storePicture(c, entry);
+      body.then(
+        (r) => {
+          entry.done = true;
+          entry.bytes = r.body.length;
+          if (this.pictures.get(c) === entry) this.picturesBytes += entry.bytes;
+          this.trimPictures();
+        },
+        () => {
+          entry.done = true;
+          if (this.pictures.get(c) === entry) this.pictures.delete(c);
+        },
+      );
     }
-    res.writeHead(200, { 'content-type': p.type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-    res.end(p.body);
+    const r = await p.body;
+    res.writeHead(200, { 'content-type': r.type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    res.end(r.body);
+  }
+
+  private storePicture(c: Channel, entry: PictureEntry): void {
+    const old = this.pictures.get(c);
+    if (old !== undefined) {
+      this.picturesBytes -= old.bytes;
+      this.pictures.delete(c);
+    }
+    // Re-inserted: the Map's order is least recently encoded first.
+    this.pictures.set(c, entry);
+    this.trimPictures();
+  }
+
+  /** Drops the oldest encoded pictures past the cache's bounds (never one still being encoded). */
+  private trimPictures(): void {
+    for (const [ch, e] of this.pictures) {
+      if (this.pictures.size <= PICTURE_CACHE_ENTRIES && this.picturesBytes <= PICTURE_CACHE_BYTES) break;
+      if (!e.done) continue;
+      this.pictures.delete(ch);
+      this.picturesBytes -= e.bytes;
+    }
+  }
+
+  /** Runs `fn` when fewer than MAX_ENCODES encodes are running (bounding memory and thread-pool use). */
+  private async encodeSlot<T>(fn: () => Promise<T>): Promise<T> {
+    // A finishing encode hands its slot to the next waiting one, so none can slip in between.
+    if (this.encodesRunning >= MAX_ENCODES) await new Promise<void>((r) => this.encodeQueue.push(r));
+    else this.encodesRunning++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.encodeQueue.shift();
+      if (next) next();
+      else this.encodesRunning--;
+    }
   }
 
   private readonly files = new Map<string, Buffer>();
@@ -310,8 +419,9 @@ export class ConsoleService {
     return this.feed.hasRoom();
   }
 
-  openFeed(conn: PeerConnection): void {
-    this.feed.add(conn);
+  /** Adds an upgraded feed connection; `expiresAt` (ms since epoch) is when its admin token expires. */
+  openFeed(conn: PeerConnection, expiresAt?: number): void {
+    this.feed.add(conn, expiresAt);
   }
 }
 

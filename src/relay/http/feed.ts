@@ -4,29 +4,44 @@
  * that channel's detail. Each message is serialized once per tick and shared by every client
  * that gets the same one (same filter, same watched channel).
  *
- * Slow clients: a tick is skipped for a client whose socket still holds more than
- * `maxBufferedBytes` (every tick is a full snapshot, so skipping loses nothing but freshness);
- * one that stays over it for `behindCloseMs` is cut off (it is not reading, so a 4413 close frame
+ * Every message to a client goes through one bound (see {@link FeedHub.flush}): while its socket
+ * still holds more than `maxBufferedBytes`, nothing is written to it; what it is owed is kept as
+ * one pending answer per kind (the latest tick for its filter, its watched channel's detail, one
+ * error notice), each a full snapshot, so coalescing loses nothing but freshness. A client that
+ * stays over the bound for `behindCloseMs` is cut off (it is not reading, so a 4413 close frame
  * queued behind its backlog would never reach it). A client's memory is thus bounded by
- * maxBufferedBytes plus one tick's messages.
+ * maxBufferedBytes plus one tick and one detail.
+ *
+ * CPU: a filter change is answered at once only if the client got no answer between ticks in
+ * the last {@link EXTRA_TICK_GAP_MS}; otherwise it is coalesced into the next tick (or answered
+ * when that second is over), so a client that changes its filter 20 times a second costs at most
+ * two filtered ticks a second. Likewise a watch request is answered at once only if the client got
+ * no detail in the last {@link EXTRA_DETAIL_GAP_MS}, otherwise at the next check.
  *
  * Client → relay (text JSON, at most 4 KiB, at most 20 per second):
  *   {"watch": "channel-name"}   also send that channel's detail every tick (null stops)
- *   {"q": "text"}               only rows whose name contains text (null or "" for all)
+ *   {"q": "text"}               only rows whose name contains text (null or "" for all); a q
+ *                               over 256 characters is answered with {"type":"error",…} and
+ *                               leaves the filter as it was
  */
 import { CloseCode } from '../../protocol/close-codes.js';
 import type { PeerConnection } from '../transport.js';
 
 export const FEED_MAX_BUFFERED_BYTES = 1024 * 1024;
 export const FEED_BEHIND_CLOSE_MS = 10_000;
+/** Longest filter (and watched name) the feed takes; the console clamps its input to it. */
+export const FEED_MAX_QUERY = 256;
+/** Least time between two ticks sent to one client outside the once-a-second ones (filter answers). */
+export const EXTRA_TICK_GAP_MS = 1000;
+/**
+ * Least time between two details sent to one client outside the regular ticks: under the 200 ms
+ * of the watched-channel check (so changes still go out on every check), it keeps a client that
+ * sends 20 watch requests a second to about 6 fresh details a second.
+ */
+export const EXTRA_DETAIL_GAP_MS = 150;
 const MAX_CLIENT_MESSAGE = 4096;
 const MAX_CLIENT_MESSAGES_PER_SEC = 20;
-const MAX_NAME = 256;
 
-/**
- * What a tick provides: rows sorted by name, each serialized at most once per tick and only when
- * some client is sent it (so a filter only joins strings, and rows past every client's cap cost nothing).
- */
 export interface FeedTick {
   t: number;
   relayJson: string;
@@ -48,9 +63,21 @@ class FeedClient {
   q = '';
   behindSince: number | undefined;
   skipped = 0;
+  /** Owed, not yet written (the socket was over its bound, or a filter answer waits for its gap). */
+  tickPending = false;
+  detailPending = false;
+  errorPending: string | undefined;
+  /** When a tick was last written to this client outside the regular ones (a filter answer). */
+  extraTickAt = -Infinity;
+  /** When a detail was last written to this client outside the regular ticks. */
+  extraDetailAt = -Infinity;
   private windowStart = 0;
   private windowCount = 0;
-  constructor(readonly conn: PeerConnection) {}
+  constructor(
+    readonly conn: PeerConnection,
+    /** When the token this feed was opened with expires (ms since epoch); closed with 4401 then. */
+    readonly expiresAt: number | undefined,
+  ) {}
 
   /** Counts a message from the client; false past the per-second limit. */
   admit(now: number): boolean {
@@ -73,13 +100,18 @@ export interface FeedOptions {
 
 export class FeedHub {
   private readonly clients = new Set<FeedClient>();
+  /** Clients closed at shutdown whose close handshake has not finished (terminated at the deadline). */
+  private readonly closing = new Set<PeerConnection>();
   private last: FeedTick | undefined;
   /** Tick messages by filter, for the current tick. */
   private messages = new Map<string, string>();
-  private details = new Map<string, string | null>();
   /** Feed clients closed for being too slow, and ticks skipped for slow clients (totals). */
   closedTooSlow = 0;
   skippedTicks = 0;
+  /** Times answers to a client were held back because its socket was over its bound (totals; /api/relay `feed.heldBack`). */
+  coalesced = 0;
+  /** Feed clients closed because their token expired (totals). */
+  expired = 0;
 
   constructor(
     private readonly source: FeedSource,
@@ -91,32 +123,48 @@ export class FeedHub {
     return this.clients.size;
   }
 
+  /** Feed connections closed at shutdown that have not finished closing. */
+  get closingCount(): number {
+    return this.closing.size;
+  }
+
   /** Whether one more client may connect. */
   hasRoom(): boolean {
     return this.clients.size < this.options.maxClients;
   }
 
-  add(conn: PeerConnection): void {
+  /** Adds an upgraded feed connection; `expiresAt` (ms since epoch) is when its token expires. */
+  add(conn: PeerConnection, expiresAt?: number): void {
     if (!this.hasRoom()) {
       conn.setHandlers({ message() {}, close() {}, drain() {}, pong() {} });
       conn.close(CloseCode.NoCapacity, `feed client limit (${this.options.maxClients}) reached`);
       return;
     }
-    const client = new FeedClient(conn);
+    const client = new FeedClient(conn, expiresAt);
     this.clients.add(client);
     conn.setHandlers({
       message: (data, isBinary) => this.onMessage(client, data, isBinary),
-      close: () => this.clients.delete(client),
-      drain() {},
+      close: () => {
+        this.clients.delete(client);
+        this.closing.delete(conn);
+      },
+      // What was held back goes out as soon as the socket has room.
+      drain: () => {
+        if (this.clients.has(client)) this.flush(client, Date.now(), false);
+      },
       pong() {},
     });
     // The newcomer does not wait a second for its first picture.
-    if (this.last) this.sendTick(client);
+    if (this.last) {
+      client.tickPending = true;
+      this.flush(client, Date.now(), true);
+    }
   }
 
   private onMessage(client: FeedClient, data: Uint8Array, isBinary: boolean): void {
     if (!this.clients.has(client)) return;
-    if (!client.admit(Date.now())) return this.drop(client, CloseCode.RateLimited, 'more than 20 feed messages in one second');
+    const now = Date.now();
+    if (!client.admit(now)) return this.drop(client, CloseCode.RateLimited, 'more than 20 feed messages in one second');
     if (isBinary || data.length > MAX_CLIENT_MESSAGE) return this.drop(client, CloseCode.BadFrame, 'feed messages are JSON text of at most 4 KiB');
     let m: unknown;
     try {
@@ -128,19 +176,23 @@ export class FeedHub {
     const o = m as Record<string, unknown>;
     if ('watch' in o) {
       const w = o.watch;
-      if (w === null || w === '') client.watch = undefined;
-      else if (typeof w === 'string' && w.length <= MAX_NAME) {
+      if (w === null || w === '') {
+        client.watch = undefined;
+        client.detailPending = false;
+      } else if (typeof w === 'string' && w.length <= FEED_MAX_QUERY) {
         client.watch = w;
-        this.sendDetail(client, this.details);
+        client.detailPending = true;
       } else return this.drop(client, CloseCode.BadFrame, 'watch must be a channel name or null');
     }
     if ('q' in o) {
       const q = o.q;
       if (q === null || q === undefined) client.q = '';
-      else if (typeof q === 'string' && q.length <= MAX_NAME) client.q = q;
-      else return this.drop(client, CloseCode.BadFrame, 'q must be a string');
-      if (this.last) this.sendTick(client);
+      else if (typeof q !== 'string') return this.drop(client, CloseCode.BadFrame, 'q must be a string');
+      else if (q.length > FEED_MAX_QUERY) client.errorPending = `{"type":"error","field":"q","error":"the filter is at most ${FEED_MAX_QUERY} characters; it was not changed"}`;
+      else client.q = q;
+      if (this.last) client.tickPending = true;
     }
+    this.flush(client, now, false);
   }
 
   private drop(client: FeedClient, code: number, reason: string): void {
@@ -148,45 +200,79 @@ export class FeedHub {
     client.conn.close(code, reason);
   }
 
-  /** A new tick: every client gets it unless its socket is still full of older ones. */
+  /**
+   * Writes what `c` is owed — unless its socket is over the bound: then everything stays pending
+   * (one of each kind, always the latest) and a client over it for behindCloseMs is cut off.
+   * `tickDue`: a regular tick, sent whatever the gap since the last one.
+   */
+  private flush(c: FeedClient, now: number, tickDue: boolean): void {
+    if (!c.conn.isOpen) return;
+    if (!c.tickPending && !c.detailPending && c.errorPending === undefined) return;
+    if (c.conn.bufferedAmount > this.options.maxBufferedBytes) {
+      this.coalesced++;
+      c.behindSince ??= now;
+      if (now - c.behindSince >= this.options.behindCloseMs) {
+        this.closedTooSlow++;
+        this.clients.delete(c);
+        c.conn.terminate();
+      }
+      return;
+    }
+    c.behindSince = undefined;
+    if (c.errorPending !== undefined) {
+      c.conn.sendText(c.errorPending);
+      c.errorPending = undefined;
+    }
+    if (c.tickPending && this.last && (tickDue || now - c.extraTickAt >= EXTRA_TICK_GAP_MS)) {
+      c.tickPending = false;
+      if (!tickDue) c.extraTickAt = now;
+      this.sendTick(c);
+    }
+    if (c.detailPending && (tickDue || now - c.extraDetailAt >= EXTRA_DETAIL_GAP_MS)) {
+      c.detailPending = false;
+      if (!tickDue) c.extraDetailAt = now;
+      this.sendDetail(c);
+    }
+  }
+
+  /** A new tick: every client is owed it; those whose socket is still full of older ones skip it. */
   publish(tick: FeedTick): void {
     this.last = tick;
     this.messages = new Map();
-    this.details = new Map();
     const now = tick.t;
     const bound = this.options.maxBufferedBytes;
-    const closeAfter = this.options.behindCloseMs;
     for (const c of this.clients) {
       if (!c.conn.isOpen) continue;
       if (c.conn.bufferedAmount > bound) {
-        c.behindSince ??= now;
         c.skipped++;
         this.skippedTicks++;
-        if (now - c.behindSince >= closeAfter) {
-          this.closedTooSlow++;
-          this.clients.delete(c);
-          c.conn.terminate();
-        }
-        continue;
       }
-      c.behindSince = undefined;
-      this.sendTick(c);
-      this.sendDetail(c, this.details);
+      c.tickPending = true;
+      if (c.watch !== undefined) c.detailPending = true;
+      this.flush(c, now, true);
     }
   }
 
   /**
    * Between ticks (several times a second): a watched channel whose state, log, picture or
-   * receivers changed is sent again at once, so the inspector follows the source closely.
+   * receivers changed is sent again at once, so the inspector follows the source closely; and
+   * answers held back (a socket over its bound, a filter change within the tick gap) go out.
    * Each changed channel's detail is computed once for all its watchers.
    */
-  pushWatched(): void {
-    let fresh: Map<string, string | null> | undefined;
+  pushWatched(now = Date.now()): void {
     for (const c of this.clients) {
-      const name = c.watch;
-      if (name === undefined || !c.conn.isOpen || c.conn.bufferedAmount > this.options.maxBufferedBytes) continue;
-      if (this.source.detailKey(name) === c.sentKey) continue;
-      this.sendDetail(c, (fresh ??= new Map()));
+      if (!c.conn.isOpen) continue;
+      if (c.watch !== undefined && !c.detailPending && this.source.detailKey(c.watch) !== c.sentKey) c.detailPending = true;
+      this.flush(c, now, false);
+    }
+  }
+
+  /** Closes (4401) the feeds whose token has expired; the relay's sweep calls it. */
+  sweep(now = Date.now()): void {
+    for (const c of this.clients) {
+      if (c.expiresAt === undefined || now < c.expiresAt) continue;
+      this.expired++;
+      this.drop(c, CloseCode.Unauthenticated, 'token expired');
     }
   }
 
@@ -203,20 +289,26 @@ export class FeedHub {
     c.conn.sendText(msg);
   }
 
-  private sendDetail(c: FeedClient, cache: Map<string, string | null>): void {
+  private sendDetail(c: FeedClient): void {
     const name = c.watch;
     if (name === undefined) return;
     c.sentKey = this.source.detailKey(name);
-    let json = cache.get(name);
-    if (json === undefined) {
-      json = this.source.detailJson(name);
-      cache.set(name, json);
-    }
+    const json = this.source.detailJson(name);
     c.conn.sendText(json === null ? `{"type":"channel","name":${JSON.stringify(name)},"channel":null}` : `{"type":"channel","name":${JSON.stringify(name)},"channel":${json}}`);
   }
 
+  /** Shutdown: every client is closed with 1001; {@link terminate} cuts off those that do not answer. */
   close(): void {
-    for (const c of this.clients) c.conn.close(CloseCode.GoingAway, 'relay shutting down');
+    for (const c of this.clients) {
+      this.closing.add(c.conn);
+      c.conn.close(CloseCode.GoingAway, 'relay shutting down');
+    }
     this.clients.clear();
+  }
+
+  /** At the shutdown deadline: drops the connections whose close handshake has not finished. */
+  terminate(): void {
+    for (const conn of this.closing) conn.terminate();
+    this.closing.clear();
   }
 }
