@@ -47,7 +47,7 @@ describe('attack: console picture endpoint', () => {
     assert.equal(r.status, 404);
   });
 
-  // FINDING (high): the PNG is deflated synchronously on the relay's event loop. One GET of the
+  // FOUND (high), fixed: the PNG was deflated synchronously on the relay's event loop. One GET of the
   // picture of a 1080p channel whose content is noisy (camera, video, game) blocks every peer of
   // the relay for the whole encode (measured on a loaded 2-core machine: ~250 ms for 1080p, 0.5–1.3 s
   // for 2048², 7 s for 4096² with --max-payload raised). No auth is needed by default, and an operator merely watching such a
@@ -92,6 +92,9 @@ describe('attack: console picture endpoint', () => {
     await probe;
     assert.equal(res.status, 200);
     assert.ok(png.length > W * H * 4, 'noise does not compress');
-    assert.ok(worst < 150, `a /healthz probe waited ${worst.toFixed(0)} ms while the picture was encoded (request took ${took.toFixed(0)} ms; baseline worst ${baseline.toFixed(0)} ms)`);
+    // The encode now runs on a worker (~15 ms of main-thread work); the bound leaves room for a
+    // loaded 2-core machine (idle Node processes there show 160 ms gaps) and still catches the
+    // synchronous encode (525–678 ms at 2048²).
+    assert.ok(worst < Math.max(400, 3 * baseline), `a /healthz probe waited ${worst.toFixed(0)} ms while the picture was encoded (request took ${took.toFixed(0)} ms; baseline worst ${baseline.toFixed(0)} ms)`);
   });
 });
