@@ -186,16 +186,20 @@ export class StateCache {
     return { ...out };
   }
 
-  /** A raw RGBA frame (Pixels or Keyframe) becomes the current picture. */
+  /**
+   * A raw RGBA frame (Pixels or Keyframe) becomes the current picture. Always a copy (`new
+   * Uint8Array`, not `.slice()`, which is a view on a Node Buffer): deltas are applied to it in
+   * place, and the frame it came from may still be queued for receivers.
+   */
   setPicture(width: number, height: number, rgba: Uint8Array): void {
-    this.picture = { width, height, rgba: rgba.slice() };
+    this.picture = { width, height, rgba: new Uint8Array(rgba) };
     this.pictureFrameBytes = undefined;
     this.compressedPicture = undefined;
   }
 
   /** An encoded image (CompressedPixels frame) becomes the current picture. */
   setCompressedPicture(frame: Uint8Array): void {
-    this.compressedPicture = frame.slice();
+    this.compressedPicture = new Uint8Array(frame);
     this.picture = undefined;
     this.pictureFrameBytes = undefined;
   }

@@ -33,7 +33,7 @@ export function applyUpdate(cache: StateCache, update: SourceUpdate, keepBefore 
       return { kind: 'diff', diff: update.diff, before, raw: update.raw, first: !hadState };
     }
     case 'schema':
-      cache.schemaFrame = update.raw.slice();
+      cache.schemaFrame = new Uint8Array(update.raw);
       return { kind: 'schema', raw: cache.schemaFrame };
     case 'picture':
       cache.setPicture(update.width, update.height, update.rgba);
@@ -60,8 +60,9 @@ export function applyUpdate(cache: StateCache, update: SourceUpdate, keepBefore 
         log.producer = update.producer;
         log.producerSeq = update.seq;
       }
-      // The relay owns offsets: rewrite the record's offset field in a private copy.
-      const frame = update.raw.slice();
+      // The relay owns offsets: rewrite the record's offset field in a private copy (a real copy
+      // even when raw is a Node Buffer, whose slice() is a view).
+      const frame = new Uint8Array(update.raw);
       if (frame[0] !== FrameType.LogRecord) return undefined;
       const offset = log.next;
       writeU64(new DataView(frame.buffer, frame.byteOffset + HEADER_SIZE, 8), 0, offset);
