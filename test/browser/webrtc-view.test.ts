@@ -126,9 +126,7 @@ describe('view page over WebRTC (Chromium)', () => {
     await s.view.waitForFunction((n) => Number(document.body.dataset.frames) >= n + 10, framesAt, WAIT);
     await settle(s.src, s.view);
     assert.equal(await s.view.evaluate(() => document.body.dataset.transport), 'webrtc');
-    // Both decoders end up with the same picture; the link's is on screen. (The keyframe works
-    // around the relay-path defect described in the next test.)
-    await s.src.evaluate(() => (window as unknown as { pub: { requestKeyframe(): void } }).pub.requestKeyframe());
+    // Both decoders end up with the same picture; the link's is on screen.
     await s.view.waitForFunction(
       () => {
         const v = (window as unknown as { sluiceView: { picture: { rgba: Uint8ClampedArray }; rtcPicture: { rgba: Uint8ClampedArray } } }).sluiceView;
@@ -156,11 +154,7 @@ describe('view page over WebRTC (Chromium)', () => {
       for (const p of links.peers.values()) p.pc.close();
     });
     await s.view.waitForFunction(() => document.body.dataset.transport === 'websocket', undefined, WAIT);
-    await s.src.evaluate(() => {
-      const w = window as unknown as { paintOnce(): void; pub: { requestKeyframe(): void } };
-      w.paintOnce();
-      w.pub.requestKeyframe(); // the relay-path defect again (next test)
-    });
+    await s.src.evaluate(() => (window as unknown as { paintOnce(): void }).paintOnce());
     const want = await s.src.evaluate(canvasHash, 'c');
     await s.view.waitForFunction(canvasIs, { id: 'screen', want }, { ...WAIT, polling: 100 });
     // And it links again (retry) and draws from the link, still exact.
@@ -174,15 +168,6 @@ describe('view page over WebRTC (Chromium)', () => {
     t.after(() => s.close());
     await s.view.waitForFunction(() => Number(document.body.dataset.frames) >= 10, undefined, WAIT);
     await s.view.waitForFunction(() => (window as unknown as { sluiceView: { link: { state: string } } }).sluiceView.link.state === 'failed', undefined, WAIT);
-    // KNOWN OPEN DEFECT (relay path, not WebRTC; reproduced on w/pixels alone, no WebRTC code
-    // involved): under load the relay stream of a delta-mode canvas sometimes leaves /view on a
-    // picture other than the source's, for good. A keyframe after stopping heals it; without it
-    // this check fails in about 1 run of 3 here. See the w/webrtc report.
-    await s.src.evaluate(() => {
-      const w = window as unknown as { stopAnimation(): void; pub: { requestKeyframe(): void } };
-      w.stopAnimation();
-      w.pub.requestKeyframe();
-    });
     await settle(s.src, s.view);
     assert.equal(await s.view.evaluate(() => document.body.dataset.transport), 'websocket');
     assert.deepEqual(errors, []);
