@@ -99,4 +99,23 @@ describe('picture delta chain through the relay', () => {
     batching.close();
     plain.close();
   });
+
+  it("a late joiner's catch-up keyframe carries the timestamp of the source frame the picture last changed with", { timeout: 10_000 }, async () => {
+    const ch = 'delta-chain-timestamp';
+    const src = await TestPeer.connect(`${relay.url}/source/${ch}`);
+    await src.next('welcome');
+    // A receiver already there tells when the relay has both frames.
+    const early = await TestPeer.connect(`${relay.url}/stream/${ch}`);
+    await early.next('welcome');
+    src.send({ kind: 'pixels', width: W, height: H, data: picture(1), flags: Flag.Keyframe, seq: 1, timestamp: 1000 });
+    src.send({ kind: 'delta-pixels', width: W, height: H, data: encodeDelta(picture(1), picture(2)), seq: 2, timestamp: 1033 });
+    await early.next('delta-pixels');
+    const late = await TestPeer.connect(`${relay.url}/stream/${ch}`);
+    const key = await late.next('keyframe');
+    assert.equal(key.timestamp, 1033);
+    assert.ok(Buffer.from(picture(2)).equals(key.data));
+    src.close();
+    early.close();
+    late.close();
+  });
 });

@@ -1,7 +1,7 @@
 /** The default engine: channels live in this process; delivery is a direct call. */
 import { randomUUID } from 'node:crypto';
 import { FrameType } from '../../protocol/frame-codes.js';
-import { HEADER_SIZE } from '../../protocol/header.js';
+import { HEADER_SIZE, readHeader } from '../../protocol/header.js';
 import { writeU64 } from '../../protocol/control.js';
 import { normalizeState } from '../../protocol/merge-patch.js';
 import { UpdateRefused } from '../engine.js';
@@ -36,14 +36,14 @@ export function applyUpdate(cache: StateCache, update: SourceUpdate, keepBefore 
       cache.schemaFrame = new Uint8Array(update.raw);
       return { kind: 'schema', raw: cache.schemaFrame };
     case 'picture':
-      cache.setPicture(update.width, update.height, update.rgba);
+      cache.setPicture(update.width, update.height, update.rgba, readHeader(update.raw).timestamp);
       return { kind: 'picture', raw: update.raw };
     case 'compressed-picture':
       cache.setCompressedPicture(update.raw);
       return { kind: 'picture', raw: update.raw };
     case 'delta':
       // Without a base picture of that size nobody can use the delta: the source must send a keyframe.
-      if (!cache.applyPictureDelta(update.width, update.height, update.delta)) {
+      if (!cache.applyPictureDelta(update.width, update.height, update.delta, readHeader(update.raw).timestamp)) {
         throw new UpdateRefused(`DeltaPixels ${update.width}x${update.height} has no base picture of that size: send a Keyframe first`);
       }
       return { kind: 'delta', raw: update.raw };
