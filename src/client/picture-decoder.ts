@@ -60,7 +60,7 @@ export class PictureDecoder {
   height = 0;
   /** The picture, `width × height × 4` bytes, updated in place (empty while there is none). */
   rgba: Uint8ClampedArray<ArrayBuffer> = new Uint8ClampedArray(0);
-  /** Sender timestamp (ms, u32) of the frame the picture last changed with; 0 for the relay's catch-up. */
+  /** Sender timestamp (ms, u32) of the frame the picture last changed with (the relay's catch-up keyframe carries its source frame's). */
   timestamp = 0;
   /** True while deltas cannot be applied: no picture yet, a size change, a lossy picture or a bad delta. */
   needsKeyframe = true;

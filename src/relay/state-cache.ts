@@ -41,6 +41,8 @@ export class StateCache {
 
   private picture: { width: number; height: number; rgba: Uint8Array } | undefined;
   private pictureFrameBytes: Uint8Array | undefined;
+  /** Header timestamp of the source frame the raw picture last changed with (the catch-up keyframe carries it). */
+  private pictureTimestamp = 0;
   private compressedPicture: Uint8Array | undefined;
 
   readonly log: LogHistory;
@@ -186,16 +188,21 @@ export class StateCache {
     return { ...out };
   }
 
-  /** A raw RGBA frame (Pixels or Keyframe) becomes the current picture. */
-  setPicture(width: number, height: number, rgba: Uint8Array): void {
-    this.picture = { width, height, rgba: rgba.slice() };
+  /**
+   * A raw RGBA frame (Pixels or Keyframe) becomes the current picture. Always a copy (`new
+   * Uint8Array`, not `.slice()`, which is a view on a Node Buffer): deltas are applied to it in
+   * place, and the frame it came from may still be queued for receivers.
+   */
+  setPicture(width: number, height: number, rgba: Uint8Array, timestamp = 0): void {
+    this.picture = { width, height, rgba: new Uint8Array(rgba) };
+    this.pictureTimestamp = timestamp;
     this.pictureFrameBytes = undefined;
     this.compressedPicture = undefined;
   }
 
   /** An encoded image (CompressedPixels frame) becomes the current picture. */
   setCompressedPicture(frame: Uint8Array): void {
-    this.compressedPicture = frame.slice();
+    this.compressedPicture = new Uint8Array(frame);
     this.picture = undefined;
     this.pictureFrameBytes = undefined;
   }
@@ -204,10 +211,11 @@ export class StateCache {
    * Applies a DeltaPixels payload to the current picture. Returns false (and changes nothing)
    * when there is no raw picture of that size to apply it to. Throws ProtocolError on a bad delta.
    */
-  applyPictureDelta(width: number, height: number, delta: Uint8Array): boolean {
+  applyPictureDelta(width: number, height: number, delta: Uint8Array, timestamp = 0): boolean {
     const p = this.picture;
     if (p === undefined || p.width !== width || p.height !== height) return false;
     applyDeltaInPlace(p.rgba, delta);
+    this.pictureTimestamp = timestamp;
     this.pictureFrameBytes = undefined;
     return true;
   }
@@ -224,7 +232,7 @@ export class StateCache {
     if (this.compressedPicture) return this.compressedPicture;
     const p = this.picture;
     if (p === undefined) return undefined;
-    this.pictureFrameBytes ??= encodeFrame({ type: FrameType.Keyframe, flags: Flag.Keyframe, width: p.width, height: p.height }, p.rgba);
+    this.pictureFrameBytes ??= encodeFrame({ type: FrameType.Keyframe, flags: Flag.Keyframe, timestamp: this.pictureTimestamp, width: p.width, height: p.height }, p.rgba);
     return this.pictureFrameBytes;
   }
 

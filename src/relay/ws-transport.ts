@@ -13,10 +13,15 @@ import type { RelayHost, RelayHooks } from './host.js';
 import { closeReason } from './transport.js';
 import type { PeerConnection, PeerHandlers } from './transport.js';
 
+/**
+ * A message as a plain Uint8Array over ws's memory (no copy). Never a Node Buffer: the relay keeps
+ * received frames and takes copies of parts of them with `.slice()`, which on a Buffer is a view —
+ * the current picture would then alias the source's Pixels frame still queued for receivers, and
+ * applying the next delta to the picture would change that queued frame too.
+ */
 function toBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return data;
+  const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**

@@ -200,15 +200,6 @@ describe('view page over WebRTC (Chromium)', () => {
     t.after(() => s.close());
     await s.view.waitForFunction(() => Number(document.body.dataset.frames) >= 10, undefined, WAIT);
     await s.view.waitForFunction(() => (window as unknown as { sluiceView: { link: { state: string } } }).sluiceView.link.state === 'failed', undefined, WAIT);
-    // KNOWN OPEN DEFECT (relay path, not WebRTC; reproduced on w/pixels alone, no WebRTC code
-    // involved): under load the relay stream of a delta-mode canvas sometimes leaves /view on a
-    // picture other than the source's, for good. A keyframe after stopping heals it; without it
-    // this check fails in about 1 run of 3 here. See the w/webrtc report.
-    await s.src.evaluate(() => {
-      const w = window as unknown as { stopAnimation(): void; pub: { requestKeyframe(): void } };
-      w.stopAnimation();
-      w.pub.requestKeyframe();
-    });
     await settle(s.src, s.view);
     assert.equal(await s.view.evaluate(() => document.body.dataset.transport), 'websocket');
     assert.deepEqual(errors, []);

@@ -1,7 +1,7 @@
 /** The default engine: channels live in this process; delivery is a direct call. */
 import { randomUUID } from 'node:crypto';
 import { FrameType } from '../../protocol/frame-codes.js';
-import { HEADER_SIZE } from '../../protocol/header.js';
+import { HEADER_SIZE, readHeader } from '../../protocol/header.js';
 import { writeU64 } from '../../protocol/control.js';
 import { normalizeState } from '../../protocol/merge-patch.js';
 import { UpdateRefused } from '../engine.js';
@@ -33,17 +33,17 @@ export function applyUpdate(cache: StateCache, update: SourceUpdate, keepBefore 
       return { kind: 'diff', diff: update.diff, before, raw: update.raw, first: !hadState };
     }
     case 'schema':
-      cache.schemaFrame = update.raw.slice();
+      cache.schemaFrame = new Uint8Array(update.raw);
       return { kind: 'schema', raw: cache.schemaFrame };
     case 'picture':
-      cache.setPicture(update.width, update.height, update.rgba);
+      cache.setPicture(update.width, update.height, update.rgba, readHeader(update.raw).timestamp);
       return { kind: 'picture', raw: update.raw };
     case 'compressed-picture':
       cache.setCompressedPicture(update.raw);
       return { kind: 'picture', raw: update.raw };
     case 'delta':
       // Without a base picture of that size nobody can use the delta: the source must send a keyframe.
-      if (!cache.applyPictureDelta(update.width, update.height, update.delta)) {
+      if (!cache.applyPictureDelta(update.width, update.height, update.delta, readHeader(update.raw).timestamp)) {
         throw new UpdateRefused(`DeltaPixels ${update.width}x${update.height} has no base picture of that size: send a Keyframe first`);
       }
       return { kind: 'delta', raw: update.raw };
@@ -60,8 +60,9 @@ export function applyUpdate(cache: StateCache, update: SourceUpdate, keepBefore 
         log.producer = update.producer;
         log.producerSeq = update.seq;
       }
-      // The relay owns offsets: rewrite the record's offset field in a private copy.
-      const frame = update.raw.slice();
+      // The relay owns offsets: rewrite the record's offset field in a private copy (a real copy
+      // even when raw is a Node Buffer, whose slice() is a view).
+      const frame = new Uint8Array(update.raw);
       if (frame[0] !== FrameType.LogRecord) return undefined;
       const offset = log.next;
       writeU64(new DataView(frame.buffer, frame.byteOffset + HEADER_SIZE, 8), 0, offset);

@@ -502,12 +502,12 @@ export class RedisChannel implements EngineChannel {
   private setPicture(frame: Uint8Array): void {
     const m = decodeMessage(frame, { maxPayload: frame.length });
     if (m.kind === 'compressed-pixels') this.cache.setCompressedPicture(frame);
-    else if (m.kind === 'keyframe' || m.kind === 'pixels') this.cache.setPicture(m.width, m.height, m.data);
+    else if (m.kind === 'keyframe' || m.kind === 'pixels') this.cache.setPicture(m.width, m.height, m.data, m.timestamp ?? 0);
   }
 
   private applyDelta(frame: Uint8Array): boolean {
     const m = decodeMessage(frame, { maxPayload: frame.length });
-    return m.kind === 'delta-pixels' && this.cache.applyPictureDelta(m.width, m.height, m.data);
+    return m.kind === 'delta-pixels' && this.cache.applyPictureDelta(m.width, m.height, m.data, m.timestamp ?? 0);
   }
 
   /** A message on the channel's pub/sub: status, or the next update (else a resync). */
