@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { ConfigError, resolveConfig } from '../../src/relay/config.js';
@@ -81,5 +83,37 @@ describe('attack: sluice relay --workers', () => {
     // no listener yet (serveAsWorker runs only once it listens), so it is lost and the primary
     // SIGKILLs the workers at the deadline.
     assert.ok(ms < 4000, `SIGTERM during startup took ${ms} ms to exit (code ${res.code}, signal ${res.signal})\n${err}`);
+  });
+
+  it('a port already in use: the primary stops every worker and exits non-zero at once, no restart loop', async (t) => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    t.after(() => blocker.close());
+    const bin = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
+    const child = spawn(process.execPath, [bin, 'relay', '--port', String(port), '--host', '127.0.0.1', '--workers', '2', '--engine', 'redis', '--redis-url', REDIS_URL, '--redis-prefix', prefix], {
+      env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (c: string) => (err += c));
+    const seen = new Set<number>();
+    const poll = setInterval(() => {
+      for (const p of childrenOf(child.pid!)) seen.add(p);
+    }, 50);
+    t.after(() => {
+      clearInterval(poll);
+      for (const pid of [...seen, child.pid!]) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    });
+    const t0 = Date.now();
+    const res = await new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    clearInterval(poll);
+    const ms = Date.now() - t0;
+    assert.notEqual(res.code, 0, `exit ${res.code}\n${err}`);
+    assert.ok(ms < 15_000, `took ${ms} ms`);
+    assert.ok(seen.size <= 2, `${seen.size} workers forked for 2 slots: a restart loop\n${err}`);
+    await until(() => [...seen].every((p) => !alive(p)), 10_000, 'no worker left').catch(() => undefined);
+    assert.ok([...seen].every((p) => !alive(p)), 'a worker outlived the primary');
   });
 });
