@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { ConfigError, resolveConfig } from '../../src/relay/config.js';
 import { REDIS_URL, deleteKeys } from '../cluster/cluster-harness.js';
+import { spawnRelay } from '../support/relay-harness.js';
 import { until } from '../support/wait.js';
 
 const childrenOf = (pid: number): number[] => {
@@ -115,5 +116,33 @@ describe('attack: sluice relay --workers', () => {
     assert.ok(seen.size <= 2, `${seen.size} workers forked for 2 slots: a restart loop\n${err}`);
     await until(() => [...seen].every((p) => !alive(p)), 10_000, 'no worker left').catch(() => undefined);
     assert.ok([...seen].every((p) => !alive(p)), 'a worker outlived the primary');
+  });
+
+  it('a worker that dies again and again is restarted with growing delays, not in a fork loop', async (t) => {
+    const relay = await spawnRelay(['--workers', '2', '--engine', 'redis', '--redis-url', REDIS_URL, '--redis-prefix', prefix, '--redis-lease-ms', '1000']);
+    t.after(async () => {
+      for (const p of childrenOf(relay.pid)) if (alive(p)) process.kill(p, 'SIGKILL');
+      relay.kill('SIGKILL');
+      await relay.exited;
+    });
+    // Kill slot 1's worker each time it is (re)started, for 5 s.
+    const slot1 = () => [...relay.stderr().matchAll(/worker 1 pid (\d+) node \w+ listening/g)].map((m) => Number(m[1]));
+    const killed = new Set<number>();
+    const t0 = Date.now();
+    while (Date.now() - t0 < 5000) {
+      for (const pid of slot1()) {
+        if (!killed.has(pid) && alive(pid)) {
+          killed.add(pid);
+          process.kill(pid, 'SIGKILL');
+        }
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const delays = [...relay.stderr().matchAll(/worker 1 pid \d+ exited \([^)]*\); restarting in (\d+) ms/g)].map((m) => Number(m[1]));
+    assert.ok(killed.size >= 3, `only ${killed.size} kills: ${relay.stderr()}`);
+    // 100, 200, 400, 800, 1600 ms…: at most ~7 restarts in 5 s even though each died at once.
+    assert.ok(killed.size <= 8, `${killed.size} restarts of one worker in 5 s`);
+    for (let i = 1; i < delays.length; i++) assert.ok(delays[i]! >= delays[i - 1]!, `delays do not grow: ${delays.join(', ')}`);
+    assert.equal(relay.exit, undefined, 'the primary itself stays up');
   });
 });
