@@ -85,7 +85,10 @@ describe('attack: Redis engine handshake faults', () => {
     console.log(`churn: 200 cycles in ${Date.now() - t1} ms; of 20 sources waited on, ${welcomed} welcomed, not: ${unwelcomed.join('; ')}`);
     // After the churn, nobody is the source: B's receivers must end on online=false.
     for (const [k, r] of rs.entries()) {
-      await r.until(() => lastOnline(r)?.kind === 'source-status' && lastOnline(r)!.status.online === false, 10_000, `receiver ${k} on B sees the source offline`).catch(() => undefined);
+      await r.until(() => {
+        const m = lastOnline(r);
+        return m?.kind === 'source-status' && m.status.online === false;
+      }, 10_000, `receiver ${k} on B sees the source offline`).catch(() => undefined);
       const m = lastOnline(r);
       assert.ok(m?.kind === 'source-status' && m.status.online === false, `receiver ${k} on B: last source status ${JSON.stringify(m)}`);
     }
