@@ -45,6 +45,11 @@ export class ChannelTable {
       channel.stats.connectionsRejected++;
       return { ok: false, code: CloseCode.NoCapacity, reason: `receiver limit (${cfg.maxReceiversPerChannel}) reached for "${name}"` };
     }
+    // Signaling peers are receivers' and sources' negotiating halves: the same cap, counted apart.
+    if (role === 'signal' && channel && channel.signalPeers.size >= cfg.maxReceiversPerChannel) {
+      channel.stats.connectionsRejected++;
+      return { ok: false, code: CloseCode.NoCapacity, reason: `signaling peer limit (${cfg.maxReceiversPerChannel}) reached for "${name}"` };
+    }
     // The same producer reconnecting (its old connection may be half-open and not yet timed out)
     // replaces its own stale connection.
     const sameProducer = producer !== undefined && channel?.source?.producer === producer;

@@ -418,11 +418,14 @@ export class Channel implements ChannelSink {
     this.stats.framesIn++;
     this.stats.bytesIn += text.length;
     const limit = this.ctx.config.signalMaxBytes;
+    const bytes = Buffer.byteLength(text);
+    // One text may not exceed what any peer is allowed to hold (an SDP offer is a few KiB).
+    if (bytes > limit) return this.refuse(peer, CloseCode.TooLarge, `signaling text of ${bytes} bytes is over --signal-max-bytes (${limit})`);
     for (const other of this.signalPeers) {
       if (other === peer || other.closed) continue;
       // A signaling peer that does not read is closed, not buffered without bound: what it
       // missed (offers, candidates) cannot be conflated, and it renegotiates on reconnect.
-      if (other.queuedBytes > limit) {
+      if (other.queuedBytes + bytes > limit) {
         this.refuse(other, CloseCode.TooSlow, `signaling peer fell ${other.queuedBytes} bytes behind`);
         continue;
       }

@@ -3,6 +3,7 @@
 // must stay alive, keep serving the peers that read, and hold no more than the documented
 // --signal-max-bytes for any signaling peer.
 import assert from 'node:assert/strict';
+import { CloseCode } from '../../src/protocol/close-codes.js';
 import { describe, it } from 'node:test';
 import { TestPeer, internalErrors, startTestRelay } from '../support/relay-harness.js';
 import { until } from '../support/wait.js';
@@ -28,10 +29,12 @@ describe('attack: signaling flood against the relay', () => {
     await until(() => relay.channels.get(ch)?.signalPeers.size === 7, 5000, 'seven signaling peers');
     // One text message of 6 MiB: legal by maxPayload, 24× the per-peer signaling bound.
     sender.sendRaw('x'.repeat(6 * MiB));
-    await until(() => (relay.channels.get(ch)?.stats.framesOut ?? 0) >= 6, 10_000, 'the fan-out');
+    // Fixed: a text over --signal-max-bytes closes its sender (1009) and reaches nobody.
+    await until(() => sender.closeCode !== undefined || (relay.channels.get(ch)?.stats.framesOut ?? 0) >= 6, 10_000, 'the fan-out or the refusal');
+    assert.equal(sender.closeCode, CloseCode.TooLarge);
     const held = [...relay.channels.get(ch)!.signalPeers].filter((p) => p !== undefined).map((p) => p.queuedBytes);
     const worst = Math.max(...held);
-    // Measured: each stalled peer holds the whole 6 MiB text (the bound is checked before the send,
+    // Measured before the fix: each stalled peer held the whole 6 MiB text (the bound is checked before the send,
     // not after, and no per-message size below maxPayload applies): 6 peers × 6 MiB = 36 MiB.
     assert.ok(worst <= 256 * 1024 + 64 * 1024, `a stalled signaling peer holds ${worst} bytes at the relay; --signal-max-bytes is ${256 * 1024} (all: ${held.join(', ')})`);
   });
@@ -87,5 +90,21 @@ describe('attack: signaling flood against the relay', () => {
     a.sendRaw('{"type":"offer"}');
     await b.until(() => b.texts.includes('{"type":"offer"}'), 5000, 'the offer');
     assert.equal(internalErrors(relay), 0);
+  });
+
+  it('signaling peers per channel are capped like receivers (--max-receivers)', async (t) => {
+    const relay = await startTestRelay({ maxReceiversPerChannel: 2 });
+    const peers: TestPeer[] = [];
+    t.after(async () => {
+      for (const p of peers) p.ws.terminate();
+      await relay.close();
+    });
+    for (let i = 0; i < 2; i++) peers.push(await TestPeer.connect(`${relay.url}/signal/capped`));
+    await until(() => relay.channels.get('capped')?.signalPeers.size === 2, 5000, 'two signaling peers');
+    const third = await TestPeer.connect(`${relay.url}/signal/capped`).catch((e: unknown) => e);
+    const code = third instanceof TestPeer ? await third.waitClose() : undefined;
+    if (third instanceof TestPeer) peers.push(third);
+    assert.equal(code ?? CloseCode.NoCapacity, CloseCode.NoCapacity);
+    assert.equal(relay.channels.get('capped')?.signalPeers.size, 2);
   });
 });
