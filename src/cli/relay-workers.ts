@@ -38,6 +38,8 @@ export function runPrimary(options: PrimaryOptions): void {
   const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const born = new Map<Worker, number>();
   const slotOf = new Map<Worker, number>();
+  /** Workers that said they listen: only those drain on 'sluice-stop' (a starting one has no listener yet). */
+  const serving = new Set<Worker>();
   const quickDeaths = new Array<number>(options.workers).fill(0);
   let listening = 0;
   let started = false;
@@ -49,6 +51,8 @@ export function runPrimary(options: PrimaryOptions): void {
     slotOf.set(w, slot);
     w.on('message', (m: WorkerMessage) => {
       if (m?.type !== 'sluice-listening') return;
+      serving.add(w);
+      if (stopping) return;
       write(`sluice relay: worker ${slot + 1} pid ${w.process.pid} node ${m.node} listening`);
       if (started) return;
       if (++listening === options.workers) {
@@ -63,6 +67,7 @@ export function runPrimary(options: PrimaryOptions): void {
     const lived = Date.now() - (born.get(w) ?? 0);
     born.delete(w);
     slotOf.delete(w);
+    serving.delete(w);
     if (slot === undefined || stopping) return;
     if (!started) {
       write(`sluice relay: worker ${slot + 1} exited while starting (${signal ?? `code ${code}`}); stopping`);
@@ -97,7 +102,7 @@ export function runPrimary(options: PrimaryOptions): void {
     stopping = true;
     for (const w of alive()) {
       // A worker still starting has no drain yet: SIGTERM ends it the plain way.
-      if (w.isConnected() && slotOf.has(w)) w.send({ type: 'sluice-stop' } satisfies WorkerMessage);
+      if (w.isConnected() && serving.has(w)) w.send({ type: 'sluice-stop' } satisfies WorkerMessage);
       else w.process.kill('SIGTERM');
     }
     waitForAll(exitCode);

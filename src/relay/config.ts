@@ -283,8 +283,13 @@ export function resolveConfig(options: { file?: string | undefined; env?: NodeJS
  * Worker processes share channels only through a shared engine, and the port only where the
  * socket layer lets node:cluster (ws) or the kernel (uws: SO_REUSEPORT, a fixed port) share it.
  */
+/** Upper bound of `--workers`. */
+export const MAX_WORKERS = 256;
+
 function checkWorkers(c: RelayConfig): void {
   if (c.workers < 1) throw new ConfigError('--workers: expected at least 1');
+  // More processes than this on one host is a typo (1e9 would be a fork bomb), not a deployment.
+  if (c.workers > MAX_WORKERS) throw new ConfigError(`--workers: at most ${MAX_WORKERS} (one per core is the point)`);
   if (c.workers === 1) return;
   if (c.engine !== 'redis') {
     throw new ConfigError(`--workers ${c.workers} needs --engine redis: worker processes share channels through Redis (the in-memory engine would give each worker its own channels)`);
