@@ -806,6 +806,14 @@ export class RedisChannel implements EngineChannel {
     const e = this.engine;
     const w = this.w;
     const now = Date.now();
+    // A Redis that hangs (a partition, SIGSTOP) answers nothing, not an error: the source, waiting
+    // for its Welcome, is told within one lease period instead of never. A late answer finds a
+    // newer generation and releases what it took.
+    const waitMs = Math.max(1000, e.options.leaseMs);
+    const deadline = setTimeout(() => {
+      if (gen === w.gen && w.state === 'acquiring') this.lose(ENGINE_UNAVAILABLE, `Redis did not answer within ${waitMs} ms; reconnect later`);
+    }, waitMs);
+    deadline.unref();
     try {
       const force = e.hooks?.takesOver(this.name) ?? false;
       const status = encodeWire({ k: 'st', n: e.nodeId, on: true, since: now });
@@ -844,6 +852,8 @@ export class RedisChannel implements EngineChannel {
         this.log?.warn({ err, channel: this.name }, 'redis engine: could not take the lease');
         this.lose(ENGINE_UNAVAILABLE, 'the relay cannot reach Redis; reconnect later');
       }
+    } finally {
+      clearTimeout(deadline);
     }
   }
 

@@ -124,7 +124,9 @@ return {meta, redis.call('HGETALL', KEYS[3]), redis.call('GET', KEYS[4]) or '', 
  */
 export const ACQUIRE_SCRIPT = `
 local cur = redis.call('GET', KEYS[2])
-if cur then
+-- A lease this node holds is stale by definition: the node admits one source per channel, so a
+-- newer one here replaces it (a source that left before its Welcome and came straight back).
+if cur and string.sub(cur, 1, #ARGV[1] + 1) ~= ARGV[1] .. ':' then
   if ARGV[3] ~= '1' then return {0, cur} end
   if tonumber(redis.call('HGET', KEYS[1], 'sc') or '0') > tonumber(ARGV[7]) then return {0, cur} end
 end
