@@ -63,6 +63,30 @@ describe('attack: Redis engine handshake faults', () => {
     assert.notEqual(got, 'nothing', `a source waited ${Date.now() - t0} ms with no Welcome and no close while Redis hung`);
   });
 
+  it('redis-server hung after a source was welcomed: its writes do not pile up forever; it is closed (1011) within a few lease periods', async () => {
+    const redis = await startRedis();
+    cleanups.push(async () => {
+      redis.child.kill('SIGCONT');
+      await redis.stop();
+    });
+    const cluster = new Cluster(redis.url, 1000);
+    cleanups.push(() => killNodes(cluster));
+    const node = await cluster.start();
+    const src = await TestPeer.connect(`${node.url}/source/hung-later`);
+    await src.next('welcome', 10_000);
+    src.send({ kind: 'signal-sync', state: { n: 0 } });
+    redis.child.kill('SIGSTOP');
+    const t0 = Date.now();
+    for (let i = 1; i <= 50 && src.closeCode === undefined; i++) {
+      src.send({ kind: 'signal-diff', diff: { n: i } });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const code = await Promise.race([src.closed, new Promise((r) => setTimeout(() => r('open'), 10_000))]);
+    redis.child.kill('SIGCONT');
+    src.ws.terminate();
+    assert.equal(code, 1011, `the source was still ${String(code)} ${Date.now() - t0} ms after Redis hung`);
+  });
+
   it('200 rapid source connect/leave cycles on node A, receivers on node B: no lease leaked, B ends offline, keys bounded', async () => {
     const cluster = new Cluster(REDIS_URL, 1000);
     cleanups.push(() => cluster.stop());

@@ -344,6 +344,10 @@ export class RedisChannel implements EngineChannel {
   private inputSubscribed = false;
   private released = false;
   private storedDeltas = 0;
+  /** Writes and renewals sent for the writer and not answered yet, and since when none was. */
+  private unanswered = 0;
+  private unansweredSince = 0;
+  private silenceSeen = false;
   /** Receivers of this channel on every node, as of the last heartbeat (undefined before it). */
   clusterReceivers: number | undefined;
   /** The channel offset Redis had at the last heartbeat. */
@@ -709,7 +713,7 @@ export class RedisChannel implements EngineChannel {
     const prev = this.offset;
     this.offset = prev + 1;
     const gen = w.gen;
-    const written = this.engine.run('write', this.keys, [w.value, String(prev), this.ce, this.pubUpdates, encodeWire(header, payload), ...ops]).then(
+    const written = this.awaited(this.engine.run('write', this.keys, [w.value, String(prev), this.ce, this.pubUpdates, encodeWire(header, payload), ...ops])).then(
       (r) => {
         const [code, info] = list(r);
         if (code === 1) return true;
@@ -867,7 +871,7 @@ export class RedisChannel implements EngineChannel {
   private async renew(): Promise<boolean> {
     const e = this.engine;
     const sent = Date.now();
-    const r = list(await e.run('renew', this.keys, [this.w.value, String(e.options.leaseMs), ...e.keepArgs, ...this.receiverArgs(sent)]));
+    const r = list(await this.awaited(e.run('renew', this.keys, [this.w.value, String(e.options.leaseMs), ...e.keepArgs, ...this.receiverArgs(sent)])));
     if (r[0] !== 1) return false;
     if (typeof r[1] === 'number') this.clusterReceivers = r[1];
     this.w.validUntil = sent + e.options.leaseMs;
@@ -903,9 +907,34 @@ export class RedisChannel implements EngineChannel {
     this.resync();
   }
 
+  /** Counts a request the writer waits on; a Redis that stops answering is noticed in heartbeat(). */
+  private awaited<T>(p: Promise<T>): Promise<T> {
+    if (this.unanswered++ === 0) this.unansweredSince = Date.now();
+    const answered = () => {
+      this.unanswered--;
+      this.unansweredSince = Date.now();
+    };
+    p.then(answered, answered);
+    return p;
+  }
+
   heartbeat(): void {
     if (this.released) return;
     const w = this.w;
+    // A hung Redis (a partition) answers nothing and raises nothing: past a lease period with no
+    // answer the writer cannot hold its lease anyway; its source is closed instead of its updates
+    // piling up unanswered.
+    const waitMs = Math.max(1000, this.engine.options.leaseMs);
+    // Seen at two heartbeats in a row, so answers already read but not yet handled after a long
+    // event-loop stall (timers run before I/O callbacks) are not mistaken for silence.
+    if ((w.state === 'held' || w.state === 'acquiring') && this.unanswered > 0 && Date.now() - this.unansweredSince > waitMs) {
+      if (this.silenceSeen) {
+        this.silenceSeen = false;
+        this.lose(ENGINE_UNAVAILABLE, `Redis did not answer within ${waitMs} ms; reconnect later`);
+        return;
+      }
+      this.silenceSeen = true;
+    } else this.silenceSeen = false;
     if ((this.resyncFailed || this.loading) && !this.resyncing) this.resync();
     if (w.state === 'held') {
       const gen = w.gen;
