@@ -32,9 +32,15 @@ describe('composition demo', () => {
     const text = (sel: string) => page.textContent(sel).then((s) => s ?? '');
     // Every card goes live; the composed metrics equal counter.count + stats.total.
     await page.waitForFunction(() => document.querySelectorAll('.status.live').length === 5, undefined, { timeout: 30_000 });
-    // (A string, not a function: tsx would inject a `__name` helper the page does not have.)
-    const n = (id: string, f: string) => `Number(document.querySelector('#${id} [data-f="${f}"]')?.textContent)`;
-    await page.waitForFunction(`${n('metrics', 'events')} === ${n('counter', 'count')} + ${n('stats', 'total')}`, undefined, { timeout: 15_000 });
+    // Inline, with no named helper inside (tsx would inject a `__name` helper the page does not
+    // have), and not a string: the dashboard's CSP has no 'unsafe-eval'.
+    await page.waitForFunction(
+      () =>
+        Number(document.querySelector('#metrics [data-f="events"]')?.textContent) ===
+        Number(document.querySelector('#counter [data-f="count"]')?.textContent) + Number(document.querySelector('#stats [data-f="total"]')?.textContent),
+      undefined,
+      { timeout: 15_000 },
+    );
     // An action from the page reaches the mood source and comes back as state.
     await page.click('#mood button:has-text("grumpy")');
     await page.waitForFunction(() => document.querySelector('#mood [data-f="mood"]')?.textContent === 'grumpy', undefined, { timeout: 10_000 });
